@@ -1,0 +1,1 @@
+"""Composition only: Prefect flows that wire tasks together. No mlflow imports here."""

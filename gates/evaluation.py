@@ -1,0 +1,143 @@
+"""The evaluation gate: quality metrics against absolute thresholds and against the champion."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gates.bootstrap import Interval, paired_differences
+from gates.metrics import compute
+from gates.policy import LOWER_IS_BETTER, EvaluationGatePolicy, MetricRule
+from gates.result import GateResult, Measurement, errored, finish
+
+GATE = "evaluation"
+
+
+def _oriented(metric: str, value: float) -> float:
+    """Flip the sign of lower-is-better metrics so that positive always means better."""
+    return -value if metric in LOWER_IS_BETTER else value
+
+
+def check_threshold(metric: str, rule: MetricRule, value: float) -> bool | None:
+    """Absolute bound (None when the rule has none)."""
+    if rule.threshold is None:
+        return None
+    if math.isnan(value):
+        return False
+    return value <= rule.threshold if metric in LOWER_IS_BETTER else value >= rule.threshold
+
+
+def check_against_champion(
+    metric: str, rule: MetricRule, candidate: float, champion: float, interval: Interval
+) -> tuple[bool | None, list[str]]:
+    """MLflow MetricThreshold change semantics plus the bootstrap interval; returns (passed, reasons)."""
+    if not rule.compares_with_champion:
+        return None, []
+    gain = _oriented(metric, candidate - champion)
+    low, high = sorted((_oriented(metric, interval.low), _oriented(metric, interval.high)))
+    reasons: list[str] = []
+    if rule.min_absolute_change is not None and not gain >= rule.min_absolute_change:
+        reasons.append(f"{metric} gain {gain:+.4f} < min_absolute_change {rule.min_absolute_change}")
+    if rule.min_relative_change is not None:
+        relative = gain / abs(champion) if champion else math.inf if gain > 0 else 0.0
+        if not relative >= rule.min_relative_change:
+            reasons.append(f"{metric} relative gain {relative:+.2%} < min_relative_change {rule.min_relative_change:.2%}")
+    if rule.requires_improvement and not low > 0:
+        reasons.append(f"{metric} gain {gain:+.4f} is within noise (interval low {low:+.4f} <= 0)")
+    if rule.max_regression is not None and not low >= -rule.max_regression:
+        reasons.append(f"{metric} may be worse than the champion by {-low:.4f} > max_regression {rule.max_regression}")
+    return not reasons, reasons
+
+
+def evaluate(
+    y_true: NDArray,
+    candidate_scores: NDArray,
+    champion_scores: NDArray | None,
+    policy: EvaluationGatePolicy,
+) -> GateResult:
+    """Judge the candidate's scores (and the champion's, when there is one) on labelled rows."""
+    try:
+        return _evaluate(np.asarray(y_true), np.asarray(candidate_scores, dtype=np.float64), champion_scores, policy)
+    except Exception as exc:  # a gate reports, never raises
+        return errored(GATE, exc, blocking=policy.blocking)
+
+
+def _evaluate(
+    y: NDArray, cand: NDArray, champion_scores: NDArray | None, policy: EvaluationGatePolicy
+) -> GateResult:
+    if y.shape != cand.shape:
+        raise ValueError(f"{cand.shape[0]} candidate scores for {y.shape[0]} labels")
+    if not np.all(np.isfinite(cand)):
+        raise ValueError("candidate scores contain NaN or infinite values")
+    champ = None if champion_scores is None else np.asarray(champion_scores, dtype=np.float64)
+    metrics = list(policy.metrics)
+    thr = policy.decision_threshold
+    intervals: dict[str, Interval] = {}
+    if champ is not None:
+        compared = [m for m, r in policy.metrics.items() if r.compares_with_champion] or metrics
+        b = policy.bootstrap
+        intervals = paired_differences(
+            compared, y, cand, champ, resamples=b.resamples, confidence=b.confidence, seed=b.seed, threshold=thr
+        )
+    measurements: list[Measurement] = []
+    failures: list[str] = []
+    details: dict[str, dict[str, float | bool | None | list[str]]] = {}
+    for metric, rule in policy.metrics.items():
+        value = compute(metric, y, cand, thr)
+        abs_ok = check_threshold(metric, rule, value)
+        if abs_ok is False:
+            op = "<=" if metric in LOWER_IS_BETTER else ">="
+            failures.append(f"{metric} {value:.4f} fails threshold {op} {rule.threshold}")
+        champ_value: float | None = None
+        cmp_ok: bool | None = None
+        reasons: list[str] = []
+        entry: dict[str, float | bool | None | list[str]] = {"candidate": value}
+        if champ is not None:
+            champ_value = compute(metric, y, champ, thr)
+            entry["champion"] = champ_value
+            if metric in intervals:
+                iv = intervals[metric]
+                entry.update(difference=iv.estimate, interval_low=iv.low, interval_high=iv.high)
+                cmp_ok, reasons = check_against_champion(metric, rule, value, champ_value, iv)
+            failures.extend(reasons)
+        elif rule.compares_with_champion:
+            reasons = ["no champion: judged on absolute thresholds only"]
+        checks = [c for c in (abs_ok, cmp_ok) if c is not None]
+        passed = all(checks) if checks else None
+        entry["passed"] = passed
+        entry["notes"] = reasons
+        details[metric] = entry
+        measurements.append(
+            Measurement(
+                name=metric,
+                value=value,
+                threshold=rule.threshold,
+                champion_value=champ_value,
+                passed=passed,
+                note="; ".join(reasons),
+            )
+        )
+    ok = not failures
+    against = "against the champion" if champ is not None else "with no champion (absolute thresholds only)"
+    if ok:
+        summary = f"All {len(metrics)} metrics pass {against}."
+    else:
+        summary = f"{len(failures)} check(s) failed {against}: {failures[0]}."
+    return finish(
+        GATE,
+        ok=ok,
+        blocking=policy.blocking,
+        summary=summary,
+        measurements=measurements,
+        details={
+            "rows": int(y.shape[0]),
+            "decision_threshold": thr,
+            "confidence": policy.bootstrap.confidence,
+            "resamples": policy.bootstrap.resamples if champ is not None else 0,
+            "has_champion": champ is not None,
+            "failures": failures,
+            "metrics": details,
+        },
+    )

@@ -1,0 +1,96 @@
+"""Binary classification metrics with row weights, vectorised over bootstrap resamples.
+
+Each metric takes `y` (0/1 labels, shape (n,)), `score` (positive-class probability, shape (n,)) and
+`weights` (shape (n,) or (resamples, n); row counts of a bootstrap resample). With unit weights the
+values equal scikit-learn's (precision/recall/F1 with zero_division=0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+EPS = 1e-15
+
+
+def _div(num: FloatArray, den: FloatArray) -> FloatArray:
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    return np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
+
+
+def _confusion(y: NDArray, pred: NDArray, w: NDArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    yb = y.astype(bool)
+    tp = w @ (yb & pred).astype(np.float64)
+    fp = w @ (~yb & pred).astype(np.float64)
+    fn = w @ (yb & ~pred).astype(np.float64)
+    return tp, fp, fn
+
+
+def accuracy(y: NDArray, score: NDArray, w: NDArray, threshold: float = 0.5) -> FloatArray:
+    """Weighted share of rows whose thresholded score equals the label."""
+    correct = (y.astype(bool) == (score >= threshold)).astype(np.float64)
+    return _div(w @ correct, w.sum(axis=-1))
+
+
+def precision(y: NDArray, score: NDArray, w: NDArray, threshold: float = 0.5) -> FloatArray:
+    """TP / (TP + FP); 0 when nothing is predicted positive."""
+    tp, fp, _ = _confusion(y, score >= threshold, w)
+    return _div(tp, tp + fp)
+
+
+def recall(y: NDArray, score: NDArray, w: NDArray, threshold: float = 0.5) -> FloatArray:
+    """TP / (TP + FN); 0 when there are no positives."""
+    tp, _, fn = _confusion(y, score >= threshold, w)
+    return _div(tp, tp + fn)
+
+
+def f1(y: NDArray, score: NDArray, w: NDArray, threshold: float = 0.5) -> FloatArray:
+    """2TP / (2TP + FP + FN)."""
+    tp, fp, fn = _confusion(y, score >= threshold, w)
+    return _div(2 * tp, 2 * tp + fp + fn)
+
+
+def roc_auc(y: NDArray, score: NDArray, w: NDArray, threshold: float = 0.5) -> FloatArray:
+    """Area under the ROC curve (Mann-Whitney, ties counted half); NaN when one class is absent."""
+    del threshold
+    order = np.argsort(score, kind="stable")
+    s_sorted = score[order]
+    starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
+    yb = y.astype(bool)[order]
+    w_sorted = w[..., order]
+    pos = np.add.reduceat(np.where(yb, w_sorted, 0.0), starts, axis=-1)
+    neg = np.add.reduceat(np.where(yb, 0.0, w_sorted), starts, axis=-1)
+    neg_below = np.cumsum(neg, axis=-1) - neg
+    n_pos = pos.sum(axis=-1)
+    n_neg = neg.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sum(pos * (neg_below + 0.5 * neg), axis=-1) / (n_pos * n_neg)
+
+
+def log_loss(y: NDArray, score: NDArray, w: NDArray, threshold: float = 0.5) -> FloatArray:
+    """Weighted mean binary cross-entropy, scores clipped to [1e-15, 1 - 1e-15]."""
+    del threshold
+    p = np.clip(score.astype(np.float64), EPS, 1 - EPS)
+    per_row = -np.where(y.astype(bool), np.log(p), np.log1p(-p))
+    return _div(w @ per_row, w.sum(axis=-1))
+
+
+METRICS: dict[str, Callable[..., FloatArray]] = {
+    "accuracy": accuracy,
+    "precision": precision,
+    "recall": recall,
+    "f1": f1,
+    "roc_auc": roc_auc,
+    "log_loss": log_loss,
+}
+
+
+def compute(name: str, y: NDArray, score: NDArray, threshold: float = 0.5) -> float:
+    """One metric on the whole sample, as a Python float."""
+    y = np.asarray(y)
+    score = np.asarray(score, dtype=np.float64)
+    return float(METRICS[name](y, score, np.ones(y.shape[0]), threshold))

@@ -1,0 +1,54 @@
+"""What one promotion attempt produced, as the flow returns it and the CLI prints it."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict
+
+from gates.decision import Decision
+from gates.result import GateResult
+
+
+class Outcome(str, Enum):
+    """What happened in the registry."""
+
+    PROMOTED = "promoted"
+    REJECTED = "rejected"
+    STALE = "stale"
+    DRY_RUN = "dry_run"
+
+
+EXIT_CODES = {
+    "promoted": 0,
+    "rejected": 1,
+    "bad_input": 2,
+    "stale": 3,
+    "error": 5,
+}
+
+
+class PromotionOutcome(BaseModel):
+    """The decision, the gate results, what was done, and where the evidence lives."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    version: str
+    champion_before: str | None
+    champion_after: str | None
+    decision: Decision
+    outcome: Outcome
+    message: str
+    gates: tuple[GateResult, ...]
+    policy_hash: str
+    ledger_run_id: str | None = None
+    flow_run_id: str | None = None
+    report_links: dict[str, str] = {}
+
+    @property
+    def exit_code(self) -> int:
+        """0 promoted (or a dry run that would promote), 1 rejected, 3 stale evidence."""
+        if self.outcome is Outcome.DRY_RUN:
+            return 0 if self.decision.verdict.value == "promote" else EXIT_CODES["rejected"]
+        return EXIT_CODES[self.outcome.value]

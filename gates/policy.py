@@ -1,0 +1,209 @@
+"""The promotion policy: one YAML per registered model, validated by these pydantic models."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from gates.errors import PolicyError
+
+MetricName = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"]
+LOWER_IS_BETTER: frozenset[str] = frozenset({"log_loss"})
+ALIAS_PATTERN = r"^[A-Za-z0-9_-]+$"
+RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
+
+
+class StrictModel(BaseModel):
+    """Base: unknown keys are an error, instances are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MetricRule(StrictModel):
+    """How one metric is judged, with MLflow MetricThreshold semantics plus a bootstrap check."""
+
+    threshold: float | None = Field(
+        None, description="Absolute bound: the candidate's value must be at least this (at most, if lower is better)."
+    )
+    min_absolute_change: float | None = Field(
+        None,
+        gt=0,
+        description="The candidate must beat the champion by at least this much (absolute), "
+        "and the bootstrap interval of the difference must exclude zero.",
+    )
+    min_relative_change: float | None = Field(
+        None,
+        gt=0,
+        le=10,
+        description="The candidate must beat the champion by at least this fraction of the champion's value, "
+        "and the bootstrap interval of the difference must exclude zero.",
+    )
+    max_regression: float | None = Field(
+        None,
+        ge=0,
+        description="Non-inferiority margin: the whole bootstrap interval of candidate-minus-champion must lie "
+        "above -max_regression (oriented so that positive is better).",
+    )
+    greater_is_better: bool | None = Field(
+        None, description="Direction of the metric; defaults to the metric's own (lower is better only for log_loss)."
+    )
+
+    @property
+    def compares_with_champion(self) -> bool:
+        """True when this rule needs a champion to be judged."""
+        return any(v is not None for v in (self.min_absolute_change, self.min_relative_change, self.max_regression))
+
+    @property
+    def requires_improvement(self) -> bool:
+        """True when the candidate must beat the champion on this metric."""
+        return self.min_absolute_change is not None or self.min_relative_change is not None
+
+
+class BootstrapPolicy(StrictModel):
+    """Paired bootstrap of the candidate-minus-champion difference."""
+
+    resamples: int = Field(1000, ge=100, le=20000, description="Number of paired bootstrap resamples.")
+    confidence: float = Field(0.95, gt=0.5, lt=1.0, description="Two-sided confidence level of the interval.")
+    seed: int = Field(0, ge=0, description="Seed of the resampling, so a decision can be reproduced.")
+
+
+class EvaluationGatePolicy(StrictModel):
+    """The evaluation gate: quality metrics, absolute and against the champion."""
+
+    enabled: bool = Field(True, description="Run this gate.")
+    blocking: bool = Field(True, description="A failure blocks promotion (otherwise it is a warning).")
+    decision_threshold: float = Field(
+        0.5, gt=0, lt=1, description="Score at or above which a row is predicted positive."
+    )
+    metrics: dict[MetricName, MetricRule] = Field(
+        default_factory=lambda: {"roc_auc": MetricRule(min_absolute_change=0.001)},
+        min_length=1,
+        description="Metric name -> rule. Metrics: accuracy, precision, recall, f1, roc_auc, log_loss.",
+    )
+    bootstrap: BootstrapPolicy = Field(default_factory=BootstrapPolicy, description="Paired bootstrap settings.")
+
+    @model_validator(mode="after")
+    def _directions_and_bounds(self) -> EvaluationGatePolicy:
+        for name, rule in self.metrics.items():
+            natural = name not in LOWER_IS_BETTER
+            if rule.greater_is_better is not None and rule.greater_is_better != natural:
+                raise ValueError(f"metrics.{name}.greater_is_better must be {natural} for {name}")
+            if rule.threshold is not None and name != "log_loss" and not 0 <= rule.threshold <= 1:
+                raise ValueError(f"metrics.{name}.threshold must be between 0 and 1, got {rule.threshold}")
+            if rule.threshold is not None and name == "log_loss" and rule.threshold <= 0:
+                raise ValueError(f"metrics.log_loss.threshold must be positive, got {rule.threshold}")
+        return self
+
+
+class GatesPolicy(StrictModel):
+    """Which gates run and how each is judged."""
+
+    evaluation: EvaluationGatePolicy = Field(
+        default_factory=EvaluationGatePolicy, description="Quality metrics against thresholds and the champion."
+    )
+
+
+class EvalDataSpec(StrictModel):
+    """The labelled evaluation data the candidate and champion are scored on."""
+
+    path: str = Field(..., min_length=1, description="CSV or Parquet file; relative paths are relative to the policy file.")
+    target: str = Field(..., min_length=1, description="Column holding the true label.")
+    positive_label: int | str = Field(1, description="Value of the target that counts as the positive class.")
+    format: Literal["auto", "csv", "parquet"] = Field("auto", description="File format; auto uses the extension.")
+    max_rows: int | None = Field(None, ge=10, description="Use at most this many rows (a seeded sample).")
+
+
+class ModelOutputSpec(StrictModel):
+    """How to read a positive-class score out of the model's predict() output."""
+
+    kind: Literal["auto", "probability", "label", "logits"] = Field(
+        "auto",
+        description="auto: 1-D scores in [0,1] are probabilities, 2-D outputs are class probabilities "
+        "(or logits when rows do not sum to 1), 0/1 integers are labels.",
+    )
+    column: str | None = Field(None, description="Column to read when predict() returns a DataFrame.")
+    positive_index: int = Field(1, ge=0, description="Class index of the positive class in 2-D outputs.")
+
+
+AliasName = Annotated[str, Field(pattern=ALIAS_PATTERN, min_length=1, max_length=255)]
+
+
+class PromotionPolicy(StrictModel):
+    """Everything the pipeline needs to decide whether a version of one registered model may become champion."""
+
+    model_name: str = Field(..., min_length=1, description="Registered model this policy governs.")
+    description: str = Field("", description="Free text for people reading the policy.")
+    champion_alias: AliasName = Field("champion", description="Alias that marks the serving version.")
+    previous_champion_alias: AliasName = Field(
+        "previous-champion", description="Alias kept on the champion that a promotion replaced."
+    )
+    ledger_experiment: str = Field(
+        "model-promotions", min_length=1, description="MLflow experiment holding one run per promotion attempt."
+    )
+    eval_data: EvalDataSpec = Field(..., description="Labelled evaluation data.")
+    model_output: ModelOutputSpec = Field(default_factory=ModelOutputSpec, description="How to read model scores.")
+    gates: GatesPolicy = Field(default_factory=GatesPolicy, description="Gate settings.")
+
+    @model_validator(mode="after")
+    def _aliases(self) -> PromotionPolicy:
+        for alias in (self.champion_alias, self.previous_champion_alias):
+            if RESERVED_ALIAS.match(alias):
+                raise ValueError(f"alias {alias!r} is reserved by MLflow")
+        if self.champion_alias == self.previous_champion_alias:
+            raise ValueError("champion_alias and previous_champion_alias must differ")
+        return self
+
+
+def policy_hash(policy: PromotionPolicy) -> str:
+    """sha256 of the normalised policy (defaults filled in, keys sorted)."""
+    canonical = json.dumps(policy.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"]) or "policy"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    more = len(exc.errors()) - 1
+    return f"{where}: {message}" + (f" (and {more} more)" if more else "")
+
+
+def parse_policy(data: Any, source: str = "policy") -> PromotionPolicy:
+    """Validate already-parsed policy data."""
+    if not isinstance(data, dict):
+        raise PolicyError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return PromotionPolicy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(f"{source}: {_first_error(exc)}") from None
+
+
+def load_policy(path: str | Path) -> PromotionPolicy:
+    """Read and validate a policy YAML file; raises PolicyError with one line on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise PolicyError(f"policy file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise PolicyError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return parse_policy(data, str(path))
+
+
+def resolve_data_path(policy_path: str | Path, data_path: str) -> Path:
+    """A data path from the policy, relative to the policy file's folder unless absolute."""
+    candidate = Path(data_path).expanduser()
+    return candidate if candidate.is_absolute() else (Path(policy_path).resolve().parent / candidate)
+
+
+def policy_json_schema() -> dict[str, Any]:
+    """JSON schema of the policy file."""
+    return PromotionPolicy.model_json_schema()

@@ -1,0 +1,91 @@
+"""The result of one gate: data, never an exception."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class GateStatus(str, Enum):
+    """Outcome of a gate."""
+
+    PASSED = "passed"
+    WARNED = "warned"
+    FAILED = "failed"
+    ERRORED = "errored"
+    SKIPPED = "skipped"
+
+
+class Measurement(BaseModel):
+    """One number a gate judged, with what it was judged against."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    value: float | None
+    threshold: float | None = None
+    champion_value: float | None = None
+    passed: bool | None = None
+    note: str = ""
+
+
+class GateResult(BaseModel):
+    """What one gate found: status, a one-sentence summary, measurements and details."""
+
+    model_config = ConfigDict(frozen=True)
+
+    gate: str
+    status: GateStatus
+    blocking: bool = True
+    summary: str
+    measurements: tuple[Measurement, ...] = ()
+    details: dict[str, Any] = Field(default_factory=dict)
+    report_files: tuple[str, ...] = ()
+
+    @property
+    def blocks_promotion(self) -> bool:
+        """True when this result alone must stop a promotion."""
+        return self.blocking and self.status in (GateStatus.FAILED, GateStatus.ERRORED)
+
+
+def finish(
+    gate: str,
+    *,
+    ok: bool,
+    blocking: bool,
+    summary: str,
+    measurements: list[Measurement],
+    details: dict[str, Any] | None = None,
+) -> GateResult:
+    """Build a result whose failure is `failed` when blocking and `warned` otherwise."""
+    if ok:
+        status = GateStatus.PASSED
+    else:
+        status = GateStatus.FAILED if blocking else GateStatus.WARNED
+    return GateResult(
+        gate=gate,
+        status=status,
+        blocking=blocking,
+        summary=summary,
+        measurements=tuple(measurements),
+        details=details or {},
+    )
+
+
+def errored(gate: str, error: BaseException | str, *, blocking: bool = True) -> GateResult:
+    """A gate that could not run to the end; the error text is kept."""
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    return GateResult(
+        gate=gate,
+        status=GateStatus.ERRORED,
+        blocking=blocking,
+        summary=f"{gate} gate errored: {text.splitlines()[0] if text else 'unknown error'}",
+        details={"error": text},
+    )
+
+
+def skipped(gate: str, reason: str, *, blocking: bool = True) -> GateResult:
+    """A gate that did not run, and why."""
+    return GateResult(gate=gate, status=GateStatus.SKIPPED, blocking=blocking, summary=reason)

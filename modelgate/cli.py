@@ -1,0 +1,177 @@
+"""The `modelgate` command line: promote, demo, history, schema, check-policy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from modelgate.environment import configure
+
+EXIT_HELP = """exit codes:
+  0  promoted (or, with --dry-run, would be promoted)
+  1  rejected (or, with --dry-run, would be rejected)
+  2  bad input: unknown model/version, version not READY, bad policy or eval data; nothing was written
+  3  not promoted: the champion moved while the candidate was being evaluated (re-run to judge again)
+  5  unexpected error
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="modelgate",
+        description="Promote or reject MLflow model versions through evidence gates, run as Prefect flows.",
+        epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("promote", help="judge one model version and promote or reject it", epilog=EXIT_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, help="registered model name")
+    p.add_argument("--version", required=True, help="model version number")
+    p.add_argument("--policy", help="policy YAML (default: configs/policies/<model>.yaml)")
+    p.add_argument("--dry-run", action="store_true", help="run the gates and decide, but write nothing to MLflow")
+    p.add_argument("--trigger", default="cli", help="recorded in the ledger (e.g. ci, schedule, manual)")
+    p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+
+    sub.add_parser("demo", help="train the demo models on UCI Adult and run the promotion flow on each")
+
+    h = sub.add_parser("history", help="list every promotion attempt recorded for a model")
+    h.add_argument("--model", required=True, help="registered model name")
+    h.add_argument("--policy", help="policy YAML whose ledger_experiment to read (default: the model's policy if present)")
+    h.add_argument("--json", action="store_true", help="print the entries as JSON")
+
+    s = sub.add_parser("schema", help="write the policy JSON schema")
+    s.add_argument("--output", default="configs/policy.schema.json", help="where to write it ('-' for stdout)")
+
+    c = sub.add_parser("check-policy", help="validate a policy file and print its hash")
+    c.add_argument("path")
+    return parser
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    body = ["  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join([line, "  ".join("-" * w for w in widths), *body])
+
+
+def _outcome_rows(outcomes: Sequence[object]) -> str:
+    rows = []
+    for o in outcomes:
+        gates = ", ".join(f"{g.gate}={g.status.value}" for g in o.gates) or "-"  # type: ignore[attr-defined]
+        where = o.report_links.get("mlflow", "-")  # type: ignore[attr-defined]
+        rows.append([
+            f"v{o.version}", o.decision.verdict.value, o.outcome.value,  # type: ignore[attr-defined]
+            f"v{o.champion_after}" if o.champion_after else "-", gates, where,  # type: ignore[attr-defined]
+        ])
+    return _table(rows, ["version", "decision", "outcome", "champion", "gates", "evidence (MLflow)"])
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from flows.promote import promote_version
+    from gates.policy import load_policy
+    from gates.errors import BadInputError
+
+    policy_path = args.policy or str(Path("configs/policies") / f"{args.model}.yaml")
+    policy = load_policy(policy_path)
+    if policy.model_name != args.model:
+        raise BadInputError(f"policy {policy_path} governs {policy.model_name!r}, not {args.model!r}")
+    outcome = promote_version(args.model, str(args.version), policy_path, args.dry_run, args.trigger)
+    if args.json:
+        print(outcome.model_dump_json(indent=2))
+    else:
+        print(_outcome_rows([outcome]))
+        for reason in outcome.decision.reasons:
+            print(f"  - {reason}")
+        print(f"Prefect artifacts: promotion-{args.model.lower()}-v{outcome.version} (and a table per gate)")
+    return outcome.exit_code
+
+
+def _demo(_: argparse.Namespace) -> int:
+    from flows.demo import demo
+
+    outcomes = demo()
+    print()
+    print(_outcome_rows(outcomes))
+    print()
+    print("Reports: Prefect markdown/table artifacts per version (prefect artifact ls), and the MLflow")
+    print("ledger runs above (experiment 'model-promotions'; `modelgate history --model adult-income`).")
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    from gates.policy import load_policy
+    from tasks.ledger import history
+
+    experiment = "model-promotions"
+    policy_path = Path(args.policy or Path("configs/policies") / f"{args.model}.yaml")
+    if args.policy or policy_path.is_file():
+        experiment = load_policy(policy_path).ledger_experiment
+    entries = history(args.model, experiment)
+    if args.json:
+        print(json.dumps([{**e.__dict__, "time": e.time.isoformat()} for e in entries], indent=2))
+        return 0
+    if not entries:
+        print(f"no promotion attempts recorded for {args.model!r} in experiment {experiment!r}")
+        return 0
+    rows = [
+        [
+            e.time.strftime("%Y-%m-%d %H:%M:%S"), f"v{e.version}", e.decision, e.outcome,
+            ", ".join(f"{k}={v}" for k, v in sorted(e.gates.items())), e.approver or "-",
+            f"v{e.prior_champion}" if e.prior_champion else "-", e.trigger, e.run_id,
+        ]
+        for e in entries
+    ]
+    print(_table(rows, ["time (UTC)", "version", "decision", "outcome", "gates", "approver", "prior champion",
+                        "trigger", "ledger run"]))
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from gates.policy import policy_json_schema
+
+    text = json.dumps(policy_json_schema(), indent=2) + "\n"
+    if args.output == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.output).write_text(text)
+        print(f"wrote {args.output}")
+    return 0
+
+
+def _check_policy(args: argparse.Namespace) -> int:
+    from gates.policy import load_policy, policy_hash
+
+    policy = load_policy(args.path)
+    print(f"{args.path}: valid policy for {policy.model_name!r}, hash {policy_hash(policy)}")
+    return 0
+
+
+COMMANDS = {"promote": _promote, "demo": _demo, "history": _history, "schema": _schema, "check-policy": _check_policy}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    configure()
+    from gates.errors import BadInputError
+
+    try:
+        return COMMANDS[args.command](args)
+    except BadInputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # last resort: one line, distinct code
+        print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 5
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Read evaluation data from CSV or Parquet and check it against a model's inputs."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from gates.errors import BadInputError
+from gates.policy import EvalDataSpec
+from gates.schema_check import ColumnSpec, eval_frame_problems
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_eval_frame(path: Path, spec: EvalDataSpec) -> pd.DataFrame:
+    """The eval rows, sampled to max_rows when set; BadInputError when the file is missing or unreadable."""
+    if not path.is_file():
+        raise BadInputError(f"eval data not found: {path}")
+    fmt = spec.format
+    if fmt == "auto":
+        fmt = "parquet" if path.suffix in (".parquet", ".pq") else "csv"
+    try:
+        frame = pd.read_parquet(path) if fmt == "parquet" else pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise BadInputError(f"eval data {path} is empty") from None
+    except Exception as exc:
+        raise BadInputError(f"cannot read eval data {path} as {fmt}: {type(exc).__name__}: {exc}") from None
+    if spec.max_rows is not None and len(frame) > spec.max_rows:
+        frame = frame.sample(n=spec.max_rows, random_state=0).reset_index(drop=True)
+    return frame
+
+
+def check_eval_frame(frame: pd.DataFrame, columns: list[ColumnSpec], spec: EvalDataSpec, source: str) -> None:
+    """BadInputError naming the first problem (and how many more) when the frame can't be scored."""
+    problems = eval_frame_problems(frame, columns, spec.target)
+    if not problems and not frame[spec.target].isin([spec.positive_label]).any():
+        labels = sorted(map(str, frame[spec.target].unique()))[:5]
+        problems.append(f"no row has the positive label {spec.positive_label!r} in {spec.target!r} (seen {labels})")
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise BadInputError(f"eval data {source}: {problems[0]}{more}")
+
+
+def labels(frame: pd.DataFrame, spec: EvalDataSpec) -> pd.Series:
+    """0/1 labels from the target column."""
+    return frame[spec.target].eq(spec.positive_label).astype("int64")

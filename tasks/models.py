@@ -1,0 +1,90 @@
+"""Load registered model versions and score them."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.artifacts
+import numpy as np
+import pandas as pd
+from mlflow.pyfunc import PyFuncModel
+
+from gates.errors import BadInputError
+from gates.policy import ModelOutputSpec
+from gates.schema_check import ColumnSpec
+from gates.scores import positive_scores
+from tasks.registry import VersionRef
+
+
+@dataclass
+class LoadedModel:
+    """A version loaded as pyfunc, with its artifact digest and input columns."""
+
+    ref: VersionRef
+    model: PyFuncModel
+    digest: str
+    columns: list[ColumnSpec] = field(default_factory=list)
+
+
+def directory_sha256(root: Path) -> str:
+    """sha256 over the relative paths and contents of every file under root."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def input_columns(model: PyFuncModel) -> list[ColumnSpec]:
+    """Named input columns from the model's signature; BadInputError when it has none."""
+    schema = model.metadata.get_input_schema()
+    if schema is None:
+        raise BadInputError("the model version has no signature; log it with an input signature")
+    if not schema.has_input_names():
+        raise BadInputError("the model signature has unnamed (tensor) inputs; log it with named columns")
+    specs = []
+    for col in schema.inputs:
+        type_name = getattr(getattr(col, "type", None), "name", None) or str(getattr(col, "type", "any"))
+        specs.append(ColumnSpec(name=col.name, type=str(type_name), required=bool(getattr(col, "required", True))))
+    return specs
+
+
+def load_version(ref: VersionRef) -> LoadedModel:
+    """Download the version's artifacts, hash them, and load them as pyfunc."""
+    with tempfile.TemporaryDirectory(prefix="modelgate-") as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=ref.uri, dst_path=tmp))
+        digest = directory_sha256(local)
+        try:
+            model = mlflow.pyfunc.load_model(str(local))
+        except Exception as exc:
+            raise BadInputError(f"{ref.uri} cannot be loaded as pyfunc: {type(exc).__name__}: {exc}") from None
+    return LoadedModel(ref=ref, model=model, digest=digest, columns=input_columns(model))
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Positive-class scores of one model, or the error that stopped them."""
+
+    version: str
+    values: np.ndarray | None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def score(loaded: LoadedModel, frame: pd.DataFrame, spec: ModelOutputSpec) -> Scores:
+    """Predict on the model's input columns; any failure becomes Scores.error, never an exception."""
+    names = [c.name for c in loaded.columns if c.name in frame.columns]
+    start = time.perf_counter()
+    try:
+        output: Any = loaded.model.predict(frame[names].copy())
+        values = positive_scores(output, spec, len(frame))
+    except Exception as exc:  # the model's own failure is evidence, not a crash
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return Scores(loaded.ref.version, None, f"{type(exc).__name__}: {first}", time.perf_counter() - start)
+    return Scores(loaded.ref.version, values, None, time.perf_counter() - start)

@@ -1,0 +1,261 @@
+"""Prefect tasks for the promotion flow: each step's I/O, calling pure gates for the judgement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import yaml
+from prefect import get_run_logger, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from gates.decision import Decision, Verdict
+from gates.errors import BadInputError
+from gates.evaluation import GATE as EVALUATION
+from gates.evaluation import evaluate
+from gates.outcome import Outcome
+from gates.policy import PromotionPolicy, load_policy, policy_hash, resolve_data_path
+from gates.report_format import measurement_rows, summary_markdown
+from gates.result import GateResult, errored
+from tasks import ledger, registry
+from tasks.data import check_eval_frame, file_sha256, labels, read_eval_frame
+from tasks.mlflow_store import client
+from tasks.models import LoadedModel, Scores, load_version, score
+
+
+@dataclass(frozen=True)
+class Versions:
+    """Candidate and the champion it is judged against."""
+
+    candidate: registry.VersionRef
+    champion: registry.VersionRef | None
+
+
+@dataclass(frozen=True)
+class EvalData:
+    """Eval rows, their 0/1 labels, and the file's hash."""
+
+    frame: pd.DataFrame
+    y: np.ndarray
+    sha256: str
+    path: str
+
+
+@task(name="load-policy", cache_policy=NO_CACHE)
+def load_policy_step(policy_path: str, model: str) -> PromotionPolicy:
+    """Validate the policy file; it must govern the requested model."""
+    policy = load_policy(policy_path)
+    if policy.model_name != model:
+        raise BadInputError(f"policy {policy_path} governs {policy.model_name!r}, not {model!r}")
+    return policy
+
+
+@task(name="resolve-versions", cache_policy=NO_CACHE)
+def resolve_versions(policy: PromotionPolicy, version: str) -> Versions:
+    """The candidate (must exist and be READY) and the current champion, if any."""
+    c = client()
+    candidate = registry.resolve_version(c, policy.model_name, version)
+    champ = registry.champion(c, policy.model_name, policy.champion_alias)
+    if champ is not None and champ.version == candidate.version:
+        raise BadInputError(f"version {candidate.version} is already the {policy.champion_alias} of {policy.model_name!r}")
+    return Versions(candidate, champ)
+
+
+@task(name="load-eval-data", cache_policy=NO_CACHE)
+def load_eval_data(policy: PromotionPolicy, policy_path: str) -> EvalData:
+    """Read the eval file named in the policy."""
+    path = resolve_data_path(policy_path, policy.eval_data.path)
+    frame = read_eval_frame(path, policy.eval_data)
+    return EvalData(frame=frame, y=np.empty(0), sha256=file_sha256(path), path=str(path))
+
+
+@task(name="load-model", cache_policy=NO_CACHE)
+def load_model(ref: registry.VersionRef) -> LoadedModel:
+    """Download, hash and load one version as pyfunc."""
+    return load_version(ref)
+
+
+@task(name="check-eval-data", cache_policy=NO_CACHE)
+def check_eval_data(data: EvalData, models: list[LoadedModel], policy: PromotionPolicy) -> EvalData:
+    """The eval rows must hold the target and every input column of every model, with usable dtypes."""
+    for loaded in models:
+        check_eval_frame(data.frame, loaded.columns, policy.eval_data, f"{data.path} for v{loaded.ref.version}")
+    y = labels(data.frame, policy.eval_data).to_numpy()
+    return EvalData(frame=data.frame, y=y, sha256=data.sha256, path=data.path)
+
+
+@task(name="score-model", cache_policy=NO_CACHE)
+def score_model(loaded: LoadedModel, data: EvalData, policy: PromotionPolicy) -> Scores:
+    """Positive-class scores on the eval rows; a model that raises gives Scores.error."""
+    result = score(loaded, data.frame, policy.model_output)
+    if result.error:
+        get_run_logger().warning("v%s failed to predict: %s", loaded.ref.version, result.error)
+    return result
+
+
+@task(name="evaluation-gate", cache_policy=NO_CACHE)
+def evaluation_gate(data: EvalData, candidate: Scores, champion: Scores | None, policy: PromotionPolicy) -> GateResult:
+    """Quality metrics against thresholds and the champion (pure maths in gates.evaluation)."""
+    gate_policy = policy.gates.evaluation
+    if candidate.error:
+        return errored(EVALUATION, f"candidate v{candidate.version} raised at predict time: {candidate.error}", blocking=gate_policy.blocking)
+    if champion is not None and champion.error:
+        return errored(EVALUATION, f"champion v{champion.version} raised at predict time: {champion.error}", blocking=gate_policy.blocking)
+    return evaluate(data.y, candidate.values, None if champion is None else champion.values, gate_policy)
+
+
+def artifact_key(*parts: str) -> str:
+    """A Prefect artifact key (lowercase letters, digits, dashes)."""
+    raw = "-".join(parts).lower()
+    return "".join(ch if ch.isalnum() and ch.isascii() else "-" for ch in raw).strip("-")[:100]
+
+
+def mlflow_run_link(run_id: str, experiment: str) -> str:
+    """A browsable link to the ledger run when MLflow is a server, else a plain reference."""
+    uri = mlflow.get_tracking_uri()
+    exp = client().get_experiment_by_name(experiment)
+    if uri.startswith("http") and exp is not None:
+        return f"{uri.rstrip('/')}/#/experiments/{exp.experiment_id}/runs/{run_id}"
+    return f"mlflow run {run_id} (experiment {experiment!r}, {uri})"
+
+
+@task(name="publish-prefect-reports", cache_policy=NO_CACHE)
+def publish_prefect_reports(markdown: str, results: list[GateResult], model: str, version: str, links: dict[str, str]) -> list[str]:
+    """One summary markdown artifact, a table per gate, and a link to the MLflow evidence."""
+    keys = [artifact_key("promotion", model, "v" + version)]
+    create_markdown_artifact(key=keys[0], markdown=markdown, description=f"Promotion decision for {model} v{version}")
+    for result in results:
+        rows = measurement_rows(result)
+        if rows:
+            key = artifact_key("gate", result.gate, model, "v" + version)
+            create_table_artifact(key=key, table=rows, description=f"{result.gate}: {result.status.value}: {result.summary}")
+            keys.append(key)
+    target = links.get("mlflow")
+    if target and target.startswith("http"):
+        key = artifact_key("evidence", model, "v" + version)
+        create_link_artifact(key=key, link=target, link_text=f"MLflow evidence for {model} v{version}")
+        keys.append(key)
+    return keys
+
+
+@task(name="act-on-decision", cache_policy=NO_CACHE)
+def act_on_decision(policy: PromotionPolicy, versions: Versions, decision: Decision) -> tuple[Outcome, str, str | None]:
+    """Promote with compare-and-set, or leave the champion alone; returns (outcome, message, champion after)."""
+    before = versions.champion.version if versions.champion else None
+    if decision.verdict is not Verdict.PROMOTE:
+        return Outcome.REJECTED, "; ".join(decision.reasons), before
+    move = registry.compare_and_set_champion(
+        client(),
+        policy.model_name,
+        versions.candidate.version,
+        before,
+        policy.champion_alias,
+        policy.previous_champion_alias,
+    )
+    if not move.moved:
+        return Outcome.STALE, move.message, move.champion_after
+    return Outcome.PROMOTED, move.message, move.champion_after
+
+
+@task(name="record-ledger", cache_policy=NO_CACHE)
+def record_ledger(
+    policy: PromotionPolicy,
+    versions: Versions,
+    decision: Decision,
+    results: list[GateResult],
+    outcome: Outcome,
+    message: str,
+    champion_after: str | None,
+    digests: dict[str, str | None],
+    summary_md: str,
+    trigger: str,
+    flow_run_id: str | None,
+) -> str:
+    """Append the attempt to the ledger (one MLflow run, evidence as JSON), then tag the version."""
+    p_hash = policy_hash(policy)
+    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    candidate = versions.candidate
+    prior = versions.champion.version if versions.champion else None
+    tags = {
+        "model": policy.model_name,
+        "version": candidate.version,
+        "decision": decision.verdict.value,
+        "outcome": outcome.value,
+        "prior_champion": prior,
+        "champion_after": champion_after,
+        "policy_hash": p_hash,
+        "trigger": trigger,
+        "flow_run_id": flow_run_id,
+        "candidate_digest": digests.get("candidate"),
+        "champion_digest": digests.get("champion"),
+        "data_hash": digests.get("data"),
+    }
+    metrics = {
+        f"{r.gate}.{m.name}": float(m.value) for r in results for m in r.measurements if m.value is not None and np.isfinite(m.value)
+    }
+    evidence = {
+        "evidence/decision.json": {
+            "decision": decision.model_dump(mode="json"),
+            "outcome": outcome.value,
+            "message": message,
+            "decided_at": when,
+            **{k: v for k, v in tags.items() if k not in ("decision", "outcome")},
+        },
+        **{f"evidence/gates/{r.gate}.json": r.model_dump(mode="json") for r in results},
+    }
+    texts = {
+        "evidence/summary.md": summary_md,
+        "evidence/policy.yaml": yaml.safe_dump(policy.model_dump(mode="json"), sort_keys=False),
+    }
+    run_id = ledger.record_attempt(
+        policy.ledger_experiment,
+        tags=tags,
+        gate_statuses={r.gate: r.status.value for r in results},
+        metrics=metrics,
+        evidence=evidence,
+        texts=texts,
+        run_name=f"{policy.model_name} v{candidate.version}: {outcome.value}",
+    )
+    version_tags = {
+        "decision": decision.verdict.value,
+        "outcome": outcome.value,
+        "policy_hash": p_hash,
+        "flow_run_id": flow_run_id or "",
+        "ledger_run_id": run_id,
+        "decided_at": when,
+        **{f"gate.{r.gate}": r.status.value for r in results},
+    }
+    if outcome is not Outcome.PROMOTED:
+        version_tags["reasons"] = message
+    registry.set_version_tags(client(), candidate, version_tags)
+    return run_id
+
+
+def summary(
+    policy: PromotionPolicy,
+    versions: Versions,
+    decision: Decision,
+    results: list[GateResult],
+    outcome: str,
+    links: dict[str, str],
+) -> str:
+    """Markdown summary of the attempt."""
+    return summary_markdown(
+        model=policy.model_name,
+        version=versions.candidate.version,
+        champion=versions.champion.version if versions.champion else None,
+        decision=decision,
+        results=results,
+        outcome=outcome,
+        links=links,
+    )
+
+
+def default_policy_path(model: str, policy_dir: str | Path = "configs/policies") -> str:
+    """configs/policies/<model>.yaml (relative to the working directory)."""
+    return str(Path(policy_dir) / f"{model}.yaml")
