@@ -87,12 +87,14 @@ def _evaluate(
     for metric, rule in policy.metrics.items():
         value = compute(metric, y, cand, thr)
         abs_ok = check_threshold(metric, rule, value)
-        if abs_ok is False:
-            op = "<=" if metric in LOWER_IS_BETTER else ">="
-            failures.append(f"{metric} {value:.4f} fails threshold {op} {rule.threshold}")
         champ_value: float | None = None
         cmp_ok: bool | None = None
         reasons: list[str] = []
+        iv: Interval | None = None
+        if abs_ok is False:
+            op = "<=" if metric in LOWER_IS_BETTER else ">="
+            reasons.append(f"{metric} {value:.4f} fails threshold {op} {rule.threshold}")
+            failures.append(reasons[-1])
         entry: dict[str, float | bool | None | list[str]] = {"candidate": value}
         if champ is not None:
             champ_value = compute(metric, y, champ, thr)
@@ -100,10 +102,11 @@ def _evaluate(
             if metric in intervals:
                 iv = intervals[metric]
                 entry.update(difference=iv.estimate, interval_low=iv.low, interval_high=iv.high)
-                cmp_ok, reasons = check_against_champion(metric, rule, value, champ_value, iv)
-            failures.extend(reasons)
+                cmp_ok, cmp_reasons = check_against_champion(metric, rule, value, champ_value, iv)
+                reasons.extend(cmp_reasons)
+                failures.extend(cmp_reasons)
         elif rule.compares_with_champion:
-            reasons = ["no champion: judged on absolute thresholds only"]
+            reasons.append("no champion: judged on absolute thresholds only")
         checks = [c for c in (abs_ok, cmp_ok) if c is not None]
         passed = all(checks) if checks else None
         entry["passed"] = passed
@@ -115,6 +118,9 @@ def _evaluate(
                 value=value,
                 threshold=rule.threshold,
                 champion_value=champ_value,
+                difference=iv.estimate if iv else None,
+                interval_low=iv.low if iv else None,
+                interval_high=iv.high if iv else None,
                 passed=passed,
                 note="; ".join(reasons),
             )

@@ -15,6 +15,14 @@ def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 
 
+def _diff(estimate: float | None, low: float | None, high: float | None) -> str:
+    if estimate is None:
+        return ""
+    if low is None or high is None:
+        return f"{estimate:+.4f}"
+    return f"{estimate:+.4f} [{low:+.4f}, {high:+.4f}]"
+
+
 def measurement_rows(result: GateResult) -> list[dict[str, Any]]:
     """One row per measurement, for a Prefect table artifact."""
     return [
@@ -23,6 +31,7 @@ def measurement_rows(result: GateResult) -> list[dict[str, Any]]:
             "candidate": _fmt(m.value),
             "champion": _fmt(m.champion_value),
             "threshold": _fmt(m.threshold),
+            "difference": _diff(m.difference, m.interval_low, m.interval_high),
             "passed": "" if m.passed is None else ("yes" if m.passed else "no"),
             "note": m.note,
         }
@@ -57,10 +66,11 @@ def summary_markdown(
     for r in results:
         rows = measurement_rows(r)
         if rows:
-            lines += ["", f"## {r.gate}", "", "| metric | candidate | champion | threshold | passed | note |"]
-            lines.append("|---|---|---|---|---|---|")
+            lines += ["", f"## {r.gate}", "", "| metric | candidate | champion | difference [CI] | threshold | passed | note |"]
+            lines.append("|---|---|---|---|---|---|---|")
             lines += [
-                f"| {x['metric']} | {x['candidate']} | {x['champion']} | {x['threshold']} | {x['passed']} | {x['note']} |"
+                f"| {x['metric']} | {x['candidate']} | {x['champion']} | {x['difference']} | {x['threshold']} "
+                f"| {x['passed']} | {x['note']} |"
                 for x in rows
             ]
     if links:

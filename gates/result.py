@@ -27,6 +27,9 @@ class Measurement(BaseModel):
     value: float | None
     threshold: float | None = None
     champion_value: float | None = None
+    difference: float | None = None
+    interval_low: float | None = None
+    interval_high: float | None = None
     passed: bool | None = None
     note: str = ""
 

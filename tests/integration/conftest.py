@@ -1,0 +1,84 @@
+"""A template MLflow registry with the demo's three versions, built once and copied per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+MODEL = "adult-income"
+DEMO_POLICY = ROOT / "configs" / "policies" / f"{MODEL}.yaml"
+
+
+@dataclass
+class Registry:
+    """A per-test MLflow (SQLite in tmp_path) holding the demo's v1 baseline, v2 better, v3 worse."""
+
+    uri: str
+    db: Path
+    root: Path
+
+    def client(self):
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.uri)
+
+    def snapshot(self, model: str = MODEL) -> dict:
+        """Everything a promotion could write: version tags, aliases, and ledger runs."""
+        c = self.client()
+        versions = {
+            str(mv.version): (dict(mv.tags), sorted(mv.aliases))
+            for mv in c.search_model_versions(f"name='{model}'")
+        }
+        exp = c.get_experiment_by_name("model-promotions")
+        runs = [] if exp is None else [r.info.run_id for r in c.search_runs([exp.experiment_id])]
+        return {"versions": versions, "ledger_runs": runs}
+
+    def set_status(self, version: str, status: str, model: str = MODEL) -> None:
+        """Force a version's registry status (e.g. PENDING_REGISTRATION) in the store itself."""
+        with sqlite3.connect(self.db) as conn:
+            conn.execute("UPDATE model_versions SET status=? WHERE name=? AND version=?", (status, model, int(version)))
+
+
+@pytest.fixture(scope="session")
+def template_registry(session_tmp: Path, prefect_harness) -> Path:
+    """Train and register the demo's three models once per session."""
+    import mlflow
+
+    from flows.demo import DEMO_CANDIDATES
+    from demo.adult_data import load_train
+    from tasks.demo_models import log_adult_model
+
+    root = session_tmp / "template"
+    root.mkdir()
+    os.environ["MODELGATE_ARTIFACT_ROOT"] = (root / "artifacts").as_uri()
+    mlflow.set_tracking_uri(f"sqlite:///{root / 'mlflow.db'}")
+    train = load_train()
+    for label, config, description in DEMO_CANDIDATES:
+        log_adult_model(MODEL, label, config, train, description)
+    return root / "mlflow.db"
+
+
+@pytest.fixture
+def registry(template_registry: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
+    """A private copy of the template registry, set as the tracking URI for this test."""
+    import mlflow
+
+    db = tmp_path / "mlflow.db"
+    shutil.copy(template_registry, db)
+    uri = f"sqlite:///{db}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MODELGATE_ARTIFACT_ROOT", (tmp_path / "artifacts").as_uri())
+    mlflow.set_tracking_uri(uri)
+    return Registry(uri=uri, db=db, root=tmp_path)
+
+
+@pytest.fixture
+def demo_policy() -> str:
+    return str(DEMO_POLICY)
