@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import tempfile
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -61,7 +62,9 @@ def log_adult_model(
     example = features.head(5)
     output = pd.DataFrame({"probability": positive_probability(pre, module, example)})
     output["label"] = (output["probability"] >= 0.5).astype("int64")
-    signature = infer_signature(example, output)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        signature = infer_signature(example, output)
     mlflow.set_experiment(experiment_id=ensure_experiment(TRAINING_EXPERIMENT))
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(run_name=label) as run:
         paths = {"preprocessor": Path(tmp) / "preprocessor.json", "architecture": Path(tmp) / "architecture.json",

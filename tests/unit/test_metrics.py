@@ -1,0 +1,51 @@
+"""Weighted metrics equal scikit-learn's, and weights behave like repeated rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from gates.metrics import METRICS, compute
+
+RNG = np.random.default_rng(7)
+Y = RNG.integers(0, 2, 2000)
+SCORES = np.clip(0.35 * Y + 0.65 * RNG.random(2000), 0, 1)
+TIED = np.round(SCORES, 1)  # many ties
+
+REFERENCE = {
+    "accuracy": lambda y, s: skm.accuracy_score(y, s >= 0.5),
+    "precision": lambda y, s: skm.precision_score(y, s >= 0.5, zero_division=0),
+    "recall": lambda y, s: skm.recall_score(y, s >= 0.5, zero_division=0),
+    "f1": lambda y, s: skm.f1_score(y, s >= 0.5, zero_division=0),
+    "roc_auc": skm.roc_auc_score,
+    "log_loss": skm.log_loss,
+}
+
+
+@pytest.mark.parametrize("name", sorted(METRICS))
+@pytest.mark.parametrize("scores", [SCORES, TIED], ids=["distinct", "tied"])
+def test_matches_sklearn(name, scores):
+    assert compute(name, Y, scores) == pytest.approx(REFERENCE[name](Y, scores), abs=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(METRICS))
+def test_integer_weights_equal_repeated_rows(name):
+    weights = RNG.integers(0, 4, Y.shape[0]).astype(float)
+    repeated = np.repeat(np.arange(Y.shape[0]), weights.astype(int))
+    weighted = float(METRICS[name](Y, TIED, weights, 0.5))
+    assert weighted == pytest.approx(compute(name, Y[repeated], TIED[repeated]), abs=1e-12)
+
+
+def test_batched_weights_give_one_value_per_row():
+    w = np.ones((3, Y.shape[0]))
+    assert METRICS["roc_auc"](Y, SCORES, w, 0.5).shape == (3,)
+
+
+def test_known_small_answers():
+    y = np.array([0, 0, 1, 1])
+    s = np.array([0.1, 0.6, 0.4, 0.9])
+    assert compute("accuracy", y, s) == 0.5
+    assert compute("roc_auc", y, s) == 0.75  # 3 of 4 positive/negative pairs ordered correctly
+    assert compute("precision", y, np.zeros(4)) == 0.0  # nothing predicted positive
+    assert np.isnan(compute("roc_auc", np.ones(4), s))  # one class only
