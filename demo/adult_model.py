@@ -27,7 +27,9 @@ class Preprocessor:
     vocab: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, frame: pd.DataFrame, numeric: list[str] = NUMERIC, categorical: list[str] = CATEGORICAL) -> Preprocessor:
+    def fit(
+        cls, frame: pd.DataFrame, numeric: list[str] = NUMERIC, categorical: list[str] = CATEGORICAL
+    ) -> Preprocessor:
         """Learn means, standard deviations and category lists from training rows."""
         pre = cls(list(numeric), list(categorical))
         for col in pre.numeric:

@@ -54,8 +54,10 @@ def promote_version(
     decision = decide(results)
     run_id = str(flow_run.id) if flow_run.id else None
     if dry_run:
-        outcome, message, after = Outcome.DRY_RUN, "dry run: nothing written to the registry", (
-            versions.champion.version if versions.champion else None
+        outcome, message, after = (
+            Outcome.DRY_RUN,
+            "dry run: nothing written to the registry",
+            (versions.champion.version if versions.champion else None),
         )
         ledger_run_id = None
         links: dict[str, str] = {}

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
 from gates.result import GateResult, GateStatus
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """What happens to the candidate."""
 
     PROMOTE = "promote"

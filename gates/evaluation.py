@@ -43,7 +43,9 @@ def check_against_champion(
     if rule.min_relative_change is not None:
         relative = gain / abs(champion) if champion else math.inf if gain > 0 else 0.0
         if not relative >= rule.min_relative_change:
-            reasons.append(f"{metric} relative gain {relative:+.2%} < min_relative_change {rule.min_relative_change:.2%}")
+            reasons.append(
+                f"{metric} relative gain {relative:+.2%} < min_relative_change {rule.min_relative_change:.2%}"
+            )
     if rule.requires_improvement and not low > 0:
         reasons.append(f"{metric} gain {gain:+.4f} is within noise (interval low {low:+.4f} <= 0)")
     if rule.max_regression is not None and not low >= -rule.max_regression:
@@ -64,9 +66,7 @@ def evaluate(
         return errored(GATE, exc, blocking=policy.blocking)
 
 
-def _evaluate(
-    y: NDArray, cand: NDArray, champion_scores: NDArray | None, policy: EvaluationGatePolicy
-) -> GateResult:
+def _evaluate(y: NDArray, cand: NDArray, champion_scores: NDArray | None, policy: EvaluationGatePolicy) -> GateResult:
     if y.shape != cand.shape:
         raise ValueError(f"{cand.shape[0]} candidate scores for {y.shape[0]} labels")
     if not np.all(np.isfinite(cand)):

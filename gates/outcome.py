@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
@@ -10,7 +10,7 @@ from gates.decision import Decision
 from gates.result import GateResult
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     """What happened in the registry."""
 
     PROMOTED = "promoted"

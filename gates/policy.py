@@ -112,7 +112,9 @@ class GatesPolicy(StrictModel):
 class EvalDataSpec(StrictModel):
     """The labelled evaluation data the candidate and champion are scored on."""
 
-    path: str = Field(..., min_length=1, description="CSV or Parquet file; relative paths are relative to the policy file.")
+    path: str = Field(
+        ..., min_length=1, description="CSV or Parquet file; relative paths are relative to the policy file."
+    )
     target: str = Field(..., min_length=1, description="Column holding the true label.")
     positive_label: int | str = Field(1, description="Value of the target that counts as the positive class.")
     format: Literal["auto", "csv", "parquet"] = Field("auto", description="File format; auto uses the extension.")

@@ -66,7 +66,12 @@ def summary_markdown(
     for r in results:
         rows = measurement_rows(r)
         if rows:
-            lines += ["", f"## {r.gate}", "", "| metric | candidate | champion | difference [CI] | threshold | passed | note |"]
+            lines += [
+                "",
+                f"## {r.gate}",
+                "",
+                "| metric | candidate | champion | difference [CI] | threshold | passed | note |",
+            ]
             lines.append("|---|---|---|---|---|---|---|")
             lines += [
                 f"| {x['metric']} | {x['candidate']} | {x['champion']} | {x['difference']} | {x['threshold']} "

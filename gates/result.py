@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
-class GateStatus(str, Enum):
+class GateStatus(StrEnum):
     """Outcome of a gate."""
 
     PASSED = "passed"

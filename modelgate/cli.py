@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from modelgate.environment import configure
+from modelgate.runtime import flow_settings
 
 EXIT_HELP = """exit codes:
   0  promoted (or, with --dry-run, would be promoted)
@@ -28,8 +29,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("promote", help="judge one model version and promote or reject it", epilog=EXIT_HELP,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "promote",
+        help="judge one model version and promote or reject it",
+        epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--model", required=True, help="registered model name")
     p.add_argument("--version", required=True, help="model version number")
     p.add_argument("--policy", help="policy YAML (default: configs/policies/<model>.yaml)")
@@ -41,7 +46,9 @@ def _parser() -> argparse.ArgumentParser:
 
     h = sub.add_parser("history", help="list every promotion attempt recorded for a model")
     h.add_argument("--model", required=True, help="registered model name")
-    h.add_argument("--policy", help="policy YAML whose ledger_experiment to read (default: the model's policy if present)")
+    h.add_argument(
+        "--policy", help="policy YAML whose ledger_experiment to read (default: the model's policy if present)"
+    )
     h.add_argument("--json", action="store_true", help="print the entries as JSON")
 
     s = sub.add_parser("schema", help="write the policy JSON schema")
@@ -64,23 +71,30 @@ def _outcome_rows(outcomes: Sequence[object]) -> str:
     for o in outcomes:
         gates = ", ".join(f"{g.gate}={g.status.value}" for g in o.gates) or "-"  # type: ignore[attr-defined]
         where = o.report_links.get("mlflow", "-")  # type: ignore[attr-defined]
-        rows.append([
-            f"v{o.version}", o.decision.verdict.value, o.outcome.value,  # type: ignore[attr-defined]
-            f"v{o.champion_after}" if o.champion_after else "-", gates, where,  # type: ignore[attr-defined]
-        ])
+        rows.append(
+            [
+                f"v{o.version}",
+                o.decision.verdict.value,
+                o.outcome.value,  # type: ignore[attr-defined]
+                f"v{o.champion_after}" if o.champion_after else "-",
+                gates,
+                where,  # type: ignore[attr-defined]
+            ]
+        )
     return _table(rows, ["version", "decision", "outcome", "champion", "gates", "evidence (MLflow)"])
 
 
 def _promote(args: argparse.Namespace) -> int:
-    from flows.promote import promote_version
     from gates.policy import load_policy
-    from gates.errors import BadInputError
 
     policy_path = args.policy or str(Path("configs/policies") / f"{args.model}.yaml")
-    policy = load_policy(policy_path)
-    if policy.model_name != args.model:
-        raise BadInputError(f"policy {policy_path} governs {policy.model_name!r}, not {args.model!r}")
-    outcome = promote_version(args.model, str(args.version), policy_path, args.dry_run, args.trigger)
+    load_policy(policy_path)  # a bad policy fails before MLflow or Prefect is touched
+    from flows.promote import promote_version
+    from tasks.promotion_steps import preflight
+
+    preflight(policy_path, args.model, str(args.version))
+    with flow_settings():
+        outcome = promote_version(args.model, str(args.version), policy_path, args.dry_run, args.trigger)
     if args.json:
         print(outcome.model_dump_json(indent=2))
     else:
@@ -94,7 +108,8 @@ def _promote(args: argparse.Namespace) -> int:
 def _demo(_: argparse.Namespace) -> int:
     from flows.demo import demo
 
-    outcomes = demo()
+    with flow_settings():
+        outcomes = demo()
     print()
     print(_outcome_rows(outcomes))
     print()
@@ -120,14 +135,34 @@ def _history(args: argparse.Namespace) -> int:
         return 0
     rows = [
         [
-            e.time.strftime("%Y-%m-%d %H:%M:%S"), f"v{e.version}", e.decision, e.outcome,
-            ", ".join(f"{k}={v}" for k, v in sorted(e.gates.items())), e.approver or "-",
-            f"v{e.prior_champion}" if e.prior_champion else "-", e.trigger, e.run_id,
+            e.time.strftime("%Y-%m-%d %H:%M:%S"),
+            f"v{e.version}",
+            e.decision,
+            e.outcome,
+            ", ".join(f"{k}={v}" for k, v in sorted(e.gates.items())),
+            e.approver or "-",
+            f"v{e.prior_champion}" if e.prior_champion else "-",
+            e.trigger,
+            e.run_id,
         ]
         for e in entries
     ]
-    print(_table(rows, ["time (UTC)", "version", "decision", "outcome", "gates", "approver", "prior champion",
-                        "trigger", "ledger run"]))
+    print(
+        _table(
+            rows,
+            [
+                "time (UTC)",
+                "version",
+                "decision",
+                "outcome",
+                "gates",
+                "approver",
+                "prior champion",
+                "trigger",
+                "ledger run",
+            ],
+        )
+    )
     return 0
 
 

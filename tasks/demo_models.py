@@ -53,9 +53,7 @@ def reset_registered_model(name: str) -> None:
             raise
 
 
-def log_adult_model(
-    name: str, label: str, config: TrainConfig, train_frame: pd.DataFrame, description: str
-) -> str:
+def log_adult_model(name: str, label: str, config: TrainConfig, train_frame: pd.DataFrame, description: str) -> str:
     """Train, log and register one model; returns the new version number."""
     pre, module = train(train_frame, config)
     features = train_frame[FEATURES]
@@ -67,8 +65,11 @@ def log_adult_model(
         signature = infer_signature(example, output)
     mlflow.set_experiment(experiment_id=ensure_experiment(TRAINING_EXPERIMENT))
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run(run_name=label) as run:
-        paths = {"preprocessor": Path(tmp) / "preprocessor.json", "architecture": Path(tmp) / "architecture.json",
-                 "weights": Path(tmp) / "weights.pt"}
+        paths = {
+            "preprocessor": Path(tmp) / "preprocessor.json",
+            "architecture": Path(tmp) / "architecture.json",
+            "weights": Path(tmp) / "weights.pt",
+        }
         paths["preprocessor"].write_text(json.dumps(pre.to_dict()))
         paths["architecture"].write_text(json.dumps({"hidden": list(config.hidden)}))
         torch.save(module.state_dict(), paths["weights"])

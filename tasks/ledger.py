@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from mlflow.entities import RunStatus
@@ -81,7 +81,7 @@ def history(model: str, experiment: str) -> list[LedgerEntry]:
         entries.append(
             LedgerEntry(
                 run_id=run.info.run_id,
-                time=datetime.fromtimestamp(run.info.start_time / 1000, tz=timezone.utc),
+                time=datetime.fromtimestamp(run.info.start_time / 1000, tz=UTC),
                 model=t.get(TAG + "model", ""),
                 version=t.get(TAG + "version", ""),
                 decision=t.get(TAG + "decision", ""),

@@ -43,7 +43,20 @@ def directory_sha256(root: Path) -> str:
 
 def input_columns(model: PyFuncModel) -> list[ColumnSpec]:
     """Named input columns from the model's signature; BadInputError when it has none."""
-    schema = model.metadata.get_input_schema()
+    return schema_columns(model.metadata.get_input_schema())
+
+
+def registered_input_columns(ref: VersionRef) -> list[ColumnSpec]:
+    """Input columns read from the version's MLmodel file alone (no model load)."""
+    try:
+        info = mlflow.models.get_model_info(ref.uri)
+    except Exception as exc:
+        raise BadInputError(f"{ref.uri} has no readable MLmodel: {type(exc).__name__}: {exc}") from None
+    return schema_columns(info.signature.inputs if info.signature else None)
+
+
+def schema_columns(schema: Any) -> list[ColumnSpec]:
+    """ColumnSpecs from an MLflow input Schema; BadInputError when it is missing or unnamed."""
     if schema is None:
         raise BadInputError("the model version has no signature; log it with an input signature")
     if not schema.has_input_names():

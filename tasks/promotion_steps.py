@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
@@ -25,7 +25,7 @@ from gates.result import GateResult, errored
 from tasks import ledger, registry
 from tasks.data import check_eval_frame, file_sha256, labels, read_eval_frame
 from tasks.mlflow_store import client
-from tasks.models import LoadedModel, Scores, load_version, score
+from tasks.models import LoadedModel, Scores, load_version, registered_input_columns, score
 
 
 @dataclass(frozen=True)
@@ -46,8 +46,7 @@ class EvalData:
     path: str
 
 
-@task(name="load-policy", cache_policy=NO_CACHE)
-def load_policy_step(policy_path: str, model: str) -> PromotionPolicy:
+def policy_for(policy_path: str, model: str) -> PromotionPolicy:
     """Validate the policy file; it must govern the requested model."""
     policy = load_policy(policy_path)
     if policy.model_name != model:
@@ -55,15 +54,43 @@ def load_policy_step(policy_path: str, model: str) -> PromotionPolicy:
     return policy
 
 
-@task(name="resolve-versions", cache_policy=NO_CACHE)
-def resolve_versions(policy: PromotionPolicy, version: str) -> Versions:
+def find_versions(policy: PromotionPolicy, version: str) -> Versions:
     """The candidate (must exist and be READY) and the current champion, if any."""
     c = client()
     candidate = registry.resolve_version(c, policy.model_name, version)
     champ = registry.champion(c, policy.model_name, policy.champion_alias)
     if champ is not None and champ.version == candidate.version:
-        raise BadInputError(f"version {candidate.version} is already the {policy.champion_alias} of {policy.model_name!r}")
+        raise BadInputError(
+            f"version {candidate.version} is already the {policy.champion_alias} of {policy.model_name!r}"
+        )
     return Versions(candidate, champ)
+
+
+def preflight(policy_path: str, model: str, version: str) -> PromotionPolicy:
+    """Every bad-input check that needs no model load: policy, versions, eval data against signatures.
+
+    Raises BadInputError; reads only. The flow repeats these checks (it may be started without the CLI).
+    """
+    policy = policy_for(policy_path, model)
+    versions = find_versions(policy, version)
+    path = resolve_data_path(policy_path, policy.eval_data.path)
+    frame = read_eval_frame(path, policy.eval_data)
+    for ref in (versions.candidate, versions.champion):
+        if ref is not None:
+            check_eval_frame(frame, registered_input_columns(ref), policy.eval_data, f"{path} for v{ref.version}")
+    return policy
+
+
+@task(name="load-policy", cache_policy=NO_CACHE)
+def load_policy_step(policy_path: str, model: str) -> PromotionPolicy:
+    """Validate the policy file; it must govern the requested model."""
+    return policy_for(policy_path, model)
+
+
+@task(name="resolve-versions", cache_policy=NO_CACHE)
+def resolve_versions(policy: PromotionPolicy, version: str) -> Versions:
+    """The candidate (must exist and be READY) and the current champion, if any."""
+    return find_versions(policy, version)
 
 
 @task(name="load-eval-data", cache_policy=NO_CACHE)
@@ -103,9 +130,17 @@ def evaluation_gate(data: EvalData, candidate: Scores, champion: Scores | None, 
     """Quality metrics against thresholds and the champion (pure maths in gates.evaluation)."""
     gate_policy = policy.gates.evaluation
     if candidate.error:
-        return errored(EVALUATION, f"candidate v{candidate.version} raised at predict time: {candidate.error}", blocking=gate_policy.blocking)
+        return errored(
+            EVALUATION,
+            f"candidate v{candidate.version} raised at predict time: {candidate.error}",
+            blocking=gate_policy.blocking,
+        )
     if champion is not None and champion.error:
-        return errored(EVALUATION, f"champion v{champion.version} raised at predict time: {champion.error}", blocking=gate_policy.blocking)
+        return errored(
+            EVALUATION,
+            f"champion v{champion.version} raised at predict time: {champion.error}",
+            blocking=gate_policy.blocking,
+        )
     return evaluate(data.y, candidate.values, None if champion is None else champion.values, gate_policy)
 
 
@@ -125,7 +160,9 @@ def mlflow_run_link(run_id: str, experiment: str) -> str:
 
 
 @task(name="publish-prefect-reports", cache_policy=NO_CACHE)
-def publish_prefect_reports(markdown: str, results: list[GateResult], model: str, version: str, links: dict[str, str]) -> list[str]:
+def publish_prefect_reports(
+    markdown: str, results: list[GateResult], model: str, version: str, links: dict[str, str]
+) -> list[str]:
     """One summary markdown artifact, a table per gate, and a link to the MLflow evidence."""
     keys = [artifact_key("promotion", model, "v" + version)]
     create_markdown_artifact(key=keys[0], markdown=markdown, description=f"Promotion decision for {model} v{version}")
@@ -133,7 +170,9 @@ def publish_prefect_reports(markdown: str, results: list[GateResult], model: str
         rows = measurement_rows(result)
         if rows:
             key = artifact_key("gate", result.gate, model, "v" + version)
-            create_table_artifact(key=key, table=rows, description=f"{result.gate}: {result.status.value}: {result.summary}")
+            create_table_artifact(
+                key=key, table=rows, description=f"{result.gate}: {result.status.value}: {result.summary}"
+            )
             keys.append(key)
     target = links.get("mlflow")
     if target and target.startswith("http"):
@@ -178,7 +217,7 @@ def record_ledger(
 ) -> str:
     """Append the attempt to the ledger (one MLflow run, evidence as JSON), then tag the version."""
     p_hash = policy_hash(policy)
-    when = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    when = datetime.now(UTC).isoformat(timespec="seconds")
     candidate = versions.candidate
     prior = versions.champion.version if versions.champion else None
     tags = {
@@ -196,7 +235,10 @@ def record_ledger(
         "data_hash": digests.get("data"),
     }
     metrics = {
-        f"{r.gate}.{m.name}": float(m.value) for r in results for m in r.measurements if m.value is not None and np.isfinite(m.value)
+        f"{r.gate}.{m.name}": float(m.value)
+        for r in results
+        for m in r.measurements
+        if m.value is not None and np.isfinite(m.value)
     }
     evidence = {
         "evidence/decision.json": {

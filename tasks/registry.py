@@ -114,5 +114,9 @@ def compare_and_set_champion(
     after = champion(client, name, alias)
     after_version = after.version if after else None
     if after_version != candidate:
-        return AliasMove(False, current_version, after_version, f"read-back shows champion {after_version}, not {candidate}")
-    return AliasMove(True, current_version, after_version, f"champion moved from {current_version or 'none'} to {candidate}")
+        return AliasMove(
+            False, current_version, after_version, f"read-back shows champion {after_version}, not {candidate}"
+        )
+    return AliasMove(
+        True, current_version, after_version, f"champion moved from {current_version or 'none'} to {candidate}"
+    )

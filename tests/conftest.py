@@ -44,5 +44,7 @@ def prefect_harness():
     """One temporary Prefect API server and database for the whole session."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    from modelgate.runtime import flow_settings
+
+    with prefect_test_harness(server_startup_timeout=120), flow_settings():
         yield

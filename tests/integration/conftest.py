@@ -33,8 +33,7 @@ class Registry:
         """Everything a promotion could write: version tags, aliases, and ledger runs."""
         c = self.client()
         versions = {
-            str(mv.version): (dict(mv.tags), sorted(mv.aliases))
-            for mv in c.search_model_versions(f"name='{model}'")
+            str(mv.version): (dict(mv.tags), sorted(mv.aliases)) for mv in c.search_model_versions(f"name='{model}'")
         }
         exp = c.get_experiment_by_name("model-promotions")
         runs = [] if exp is None else [r.info.run_id for r in c.search_runs([exp.experiment_id])]
@@ -51,8 +50,8 @@ def template_registry(session_tmp: Path, prefect_harness) -> Path:
     """Train and register the demo's three models once per session."""
     import mlflow
 
-    from flows.demo import DEMO_CANDIDATES
     from demo.adult_data import load_train
+    from flows.demo import DEMO_CANDIDATES
     from tasks.demo_models import log_adult_model
 
     root = session_tmp / "template"

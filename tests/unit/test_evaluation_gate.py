@@ -19,7 +19,9 @@ def _data(n: int, seed: int = 0, noise: float = 0.6):
 
 
 def _policy(**rules) -> EvaluationGatePolicy:
-    return EvaluationGatePolicy(metrics={k: MetricRule(**v) for k, v in rules.items()}, bootstrap=BootstrapPolicy(resamples=300))
+    return EvaluationGatePolicy(
+        metrics={k: MetricRule(**v) for k, v in rules.items()}, bootstrap=BootstrapPolicy(resamples=300)
+    )
 
 
 def test_absolute_threshold_without_champion():
@@ -51,7 +53,9 @@ def test_improvement_within_noise_cannot_promote():
     gain = paired_differences(["roc_auc"], y, cand, champ, resamples=500, confidence=0.95, seed=0)["roc_auc"]
     assert gain.low < 0 < gain.high
     rule = {"min_absolute_change": min(abs(gain.estimate), 0.0001) or 0.0001}
-    result = evaluate(y, cand if gain.estimate > 0 else champ, champ if gain.estimate > 0 else cand, _policy(roc_auc=rule))
+    result = evaluate(
+        y, cand if gain.estimate > 0 else champ, champ if gain.estimate > 0 else cand, _policy(roc_auc=rule)
+    )
     assert result.status is GateStatus.FAILED
     assert "within noise" in result.summary or "within noise" in result.measurements[0].note
 

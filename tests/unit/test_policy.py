@@ -39,7 +39,10 @@ def test_defaults_are_filled_and_hash_tracks_content(tmp_path):
     ("text", "message"),
     [
         (MINIMAL + "colour: blue\n", "colour: Extra inputs are not permitted"),
-        (MINIMAL + "gates: {evaluation: {metrics: {accuracy: {threshold: 1.5}}}}\n", "threshold must be between 0 and 1"),
+        (
+            MINIMAL + "gates: {evaluation: {metrics: {accuracy: {threshold: 1.5}}}}\n",
+            "threshold must be between 0 and 1",
+        ),
         (MINIMAL + "gates: {evaluation: {metrics: {accuracy: {min_absolute_change: 0}}}}\n", "greater than 0"),
         (MINIMAL + "gates: {evaluation: {metrics: {auc: {threshold: 0.5}}}}\n", "gates.evaluation.metrics.auc"),
         (MINIMAL + "gates: {evaluation: {bootstrap: {resamples: 5}}}\n", "greater than or equal to 100"),
@@ -76,6 +79,7 @@ def test_every_field_is_described():
     def walk(schema: dict, defs: dict, path: str = ""):
         for name, prop in schema.get("properties", {}).items():
             assert prop.get("description"), f"{path}{name} has no description"
+
     schema = policy_json_schema()
     defs = schema.get("$defs", {})
     walk(schema, defs)

@@ -1,0 +1,84 @@
+"""The CLI as a user runs it (README): a subprocess with embedded defaults in a fresh MODELGATE_HOME."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+CLI = [str(Path(sys.executable).parent / "modelgate")]
+
+
+def run(args: list[str], home: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_", "MODELGATE_"))}
+    env["MODELGATE_HOME"] = str(home)
+    return subprocess.run(CLI + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("home")
+    result = run(["demo"], home)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [ln for ln in result.stdout.splitlines() if ln[:2] in ("v1", "v2", "v3")]
+    assert [ln.split()[:3] for ln in lines] == [
+        ["v1", "promote", "promoted"],
+        ["v2", "promote", "promoted"],
+        ["v3", "reject", "rejected"],
+    ]
+    return home
+
+
+@pytest.mark.slow
+def test_demo_leaves_state_inside_its_home(demo_home):
+    assert (demo_home / "mlflow.db").is_file()
+    assert (demo_home / "prefect" / "prefect.db").is_file()
+    assert any((demo_home / "artifacts" / "model-promotions").rglob("summary.md"))
+
+
+@pytest.mark.slow
+def test_history_lists_the_demo_attempts(demo_home):
+    result = run(["history", "--model", "adult-income"], demo_home)
+    assert result.returncode == 0, result.stderr
+    rows = [ln.split() for ln in result.stdout.splitlines()[2:]]
+    assert [(r[2], r[4]) for r in rows] == [("v1", "promoted"), ("v2", "promoted"), ("v3", "rejected")]
+
+
+@pytest.mark.slow
+def test_promote_exit_codes(demo_home):
+    # v3 was rejected against v2: a dry run says so again with exit code 1 and writes nothing.
+    result = run(["promote", "--model", "adult-income", "--version", "3", "--dry-run"], demo_home)
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "dry_run" in result.stdout
+
+    result = run(["promote", "--model", "adult-income", "--version", "9"], demo_home)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == "error: model 'adult-income' has no version 9"
+
+    history = run(["history", "--model", "adult-income", "--json"], demo_home)
+    assert history.stdout.count('"run_id"') == 3  # neither call added a ledger entry
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("policy_text", "message"),
+    [
+        (None, "error: policy file not found: "),
+        ("model_name: adult-income\neval_data: {path: e.csv, target: y}\nextra: 1\n", "extra: Extra inputs"),
+        ("model_name: [unclosed\n", "invalid YAML at line"),
+    ],
+)
+def test_bad_policy_exits_2_before_any_work(tmp_path, policy_text, message):
+    policy = tmp_path / "policy.yaml"
+    if policy_text is not None:
+        policy.write_text(policy_text)
+    result = run(["promote", "--model", "adult-income", "--version", "1", "--policy", str(policy)], tmp_path, 120)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+    assert not (tmp_path / "mlflow.db").exists()
