@@ -78,6 +78,17 @@ class TrainConfig:
     weight_decay: float = 0.0
     seed: int = 0
     categorical: tuple[str, ...] = tuple(CATEGORICAL)
+    suppress_positives_of: tuple[str, str] | None = None
+    suppress_fraction: float = 0.0
+
+
+def suppress_positives(frame: pd.DataFrame, column: str, value: str, fraction: float, seed: int) -> pd.DataFrame:
+    """Relabel a fraction of one group's positive rows as negative: label bias a model will learn."""
+    rng = np.random.default_rng(seed)
+    out = frame.copy()
+    hit = out[column].astype(str).eq(value) & out[TARGET].eq(1) & (rng.random(len(out)) < fraction)
+    out.loc[hit, TARGET] = 0
+    return out
 
 
 def build_mlp(width: int, hidden: tuple[int, ...]) -> nn.Sequential:
@@ -95,6 +106,9 @@ def train(frame: pd.DataFrame, config: TrainConfig) -> tuple[Preprocessor, nn.Se
     """Fit the preprocessing and the MLP on training rows (seeded, deterministic on CPU)."""
     torch.manual_seed(config.seed)
     rows = frame if config.train_rows is None else frame.sample(n=config.train_rows, random_state=config.seed)
+    if config.suppress_positives_of is not None:
+        column, value = config.suppress_positives_of
+        rows = suppress_positives(rows, column, value, config.suppress_fraction, config.seed)
     pre = Preprocessor.fit(rows, NUMERIC, list(config.categorical))
     x = pre.transform(rows)
     y = torch.from_numpy(rows[TARGET].to_numpy(np.int64, copy=True))

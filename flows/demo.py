@@ -1,4 +1,4 @@
-"""The demo: train three Adult income models, then let the promotion flow judge them."""
+"""The demo: train Adult income models, then let the promotion flow judge them."""
 
 from __future__ import annotations
 
@@ -9,36 +9,40 @@ from prefect import flow
 from demo.adult_model import TrainConfig
 from flows.promote import promote_version
 from gates.outcome import PromotionOutcome
-from tasks.demo_models import reset_registered_model, train_and_register
+from tasks.demo_models import reset_registered_model, train_and_register, write_broken_eval
+from tasks.evidence import evidence_root
 
 DEMO_MODEL = "adult-income"
 DEMO_POLICY = Path(__file__).resolve().parent.parent / "configs" / "policies" / f"{DEMO_MODEL}.yaml"
 
+BASELINE = TrainConfig(hidden=(16,), epochs=4, train_rows=5000, categorical=("education", "marital_status", "sex"))
+FULL = TrainConfig(hidden=(64, 32), epochs=10)
+BIASED = TrainConfig(hidden=(64, 32), epochs=10, suppress_positives_of=("sex", "Female"), suppress_fraction=0.5)
+WORSE = TrainConfig(hidden=(8,), epochs=4, train_rows=4000, categorical=("relationship",))
+
 DEMO_CANDIDATES: list[tuple[str, TrainConfig, str]] = [
+    ("baseline", BASELINE, "Small MLP on 5k rows and three categorical columns: the first champion."),
     (
-        "baseline",
-        TrainConfig(hidden=(16,), epochs=4, train_rows=5000, categorical=("education", "marital_status", "sex")),
-        "Small MLP on 5k rows and three categorical columns: the first champion.",
+        "biased",
+        BIASED,
+        "Large MLP trained on labels where half of the women's positives were erased: "
+        "accurate overall, biased against women.",
     ),
-    (
-        "full",
-        TrainConfig(hidden=(64, 32), epochs=10),
-        "Larger MLP on all rows and columns: a genuinely better candidate.",
-    ),
-    (
-        "relationship-only",
-        TrainConfig(hidden=(8,), epochs=4, train_rows=4000, categorical=("relationship",)),
-        "Tiny MLP that sees one categorical column: a worse candidate.",
-    ),
+    ("full", FULL, "Large MLP on all rows and columns: a genuinely better, fair candidate."),
+    ("relationship-only", WORSE, "Tiny MLP that sees one categorical column: a worse candidate."),
 ]
 
 
 @flow(name="modelgate-demo", log_prints=True)
 def demo(model: str = DEMO_MODEL, policy_path: str = str(DEMO_POLICY)) -> list[PromotionOutcome]:
-    """Register v1..v3 of the demo model, then run the promotion flow on each in turn."""
+    """Register v1..v4, then judge each; v3 is first judged on a broken eval file, then on the good one."""
     reset_registered_model(model)
-    outcomes = []
-    for label, config, description in DEMO_CANDIDATES:
-        version = train_and_register(model, label, config, description)
-        outcomes.append(promote_version(model, version, policy_path, trigger="demo"))
-    return outcomes
+    versions = {label: train_and_register(model, label, config, text) for label, config, text in DEMO_CANDIDATES}
+    broken = write_broken_eval(str(evidence_root().parent / "demo"))
+    return [
+        promote_version(model, versions["baseline"], policy_path, trigger="demo"),
+        promote_version(model, versions["biased"], policy_path, trigger="demo"),
+        promote_version(model, versions["full"], policy_path, trigger="demo", eval_data=broken),
+        promote_version(model, versions["full"], policy_path, trigger="demo"),
+        promote_version(model, versions["relationship-only"], policy_path, trigger="demo"),
+    ]

@@ -101,12 +101,127 @@ class EvaluationGatePolicy(StrictModel):
         return self
 
 
+class ExpectationSpec(StrictModel):
+    """One extra Great Expectations expectation, by its snake_case type and keyword arguments."""
+
+    type: str = Field(..., pattern=r"^expect_[a-z0-9_]+$", description="e.g. expect_column_values_to_match_regex.")
+    kwargs: dict[str, Any] = Field(default_factory=dict, description="The expectation's keyword arguments.")
+
+
+class ValueRange(StrictModel):
+    """Allowed range of a numeric column (either bound may be open)."""
+
+    min: float | None = Field(None, description="Smallest allowed value.")
+    max: float | None = Field(None, description="Largest allowed value.")
+
+
+class DataValidationGatePolicy(StrictModel):
+    """Great Expectations validation of the eval data, run before any model is scored."""
+
+    enabled: bool = Field(True, description="Run this gate.")
+    blocking: bool = Field(True, description="A failure rejects and skips the model gates.")
+    min_rows: int = Field(100, ge=1, description="Fewest eval rows accepted.")
+    max_rows: int | None = Field(None, ge=1, description="Most eval rows accepted (no limit when unset).")
+    learn_from_reference: bool = Field(
+        True, description="Learn numeric ranges and category sets from the reference data, when there is one."
+    )
+    range_margin: float = Field(
+        0.0, ge=0, le=10, description="Widen learned numeric ranges by this fraction of their width on each side."
+    )
+    max_categories: int = Field(
+        500, ge=1, description="Columns with more distinct reference values than this get no category-set check."
+    )
+    mostly: float = Field(
+        1.0, gt=0, le=1, description="Share of rows that must satisfy each range and category-set expectation."
+    )
+    allow_nulls: list[str] = Field(
+        default_factory=list, description="Model input columns allowed to hold nulls (all others must not)."
+    )
+    value_ranges: dict[str, ValueRange] = Field(
+        default_factory=dict, description="Column -> allowed range; overrides a learned range."
+    )
+    value_sets: dict[str, list[str | int | float | bool]] = Field(
+        default_factory=dict, description="Column -> allowed values; overrides a learned category set."
+    )
+    expectations: list[ExpectationSpec] = Field(default_factory=list, description="Extra expectations.")
+    suite_files: list[str] = Field(
+        default_factory=list,
+        description="Expectation suite JSON files (GX format: {expectations: [{type, kwargs}]}), "
+        "relative to the policy file.",
+    )
+
+
+class DriftGatePolicy(StrictModel):
+    """Evidently data drift of the eval data against the training reference."""
+
+    enabled: bool = Field(True, description="Run this gate (skipped when the policy names no reference data).")
+    blocking: bool = Field(False, description="A failure blocks promotion (otherwise it is a warning).")
+    columns: list[str] | None = Field(None, description="Columns to test; default: the model's input columns.")
+    max_drift_share: float = Field(0.3, ge=0, le=1, description="Fail when the share of drifted columns is above this.")
+    column_threshold: float | None = Field(
+        None, gt=0, description="Per-column drift threshold passed to evidently (default: evidently's own)."
+    )
+    classification_reports: bool = Field(
+        True, description="Also keep an evidently classification-quality report for candidate and champion."
+    )
+
+
+BiasMetricName = Literal[
+    "demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference", "worst_group_accuracy"
+]
+BIAS_HIGHER_IS_BETTER: frozenset[str] = frozenset({"demographic_parity_ratio", "worst_group_accuracy"})
+
+
+class BiasRule(StrictModel):
+    """Limits on one fairness metric, judged on its bootstrap interval."""
+
+    limit: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Absolute limit: at most this for differences, at least this for ratio and worst-group accuracy.",
+    )
+    max_worsening: float | None = Field(
+        None, ge=0, le=1, description="The candidate may be worse than the champion by at most this."
+    )
+
+
+def _default_bias_metrics() -> dict[str, BiasRule]:
+    return {
+        "demographic_parity_difference": BiasRule(max_worsening=0.05),
+        "equalized_odds_difference": BiasRule(max_worsening=0.05),
+    }
+
+
+class BiasGatePolicy(StrictModel):
+    """fairlearn audit over sensitive features and their intersection."""
+
+    enabled: bool = Field(True, description="Run this gate (skipped when no sensitive features are named).")
+    blocking: bool = Field(True, description="A failure blocks promotion (otherwise it is a warning).")
+    sensitive_features: list[str] = Field(default_factory=list, description="Columns of the eval data to audit.")
+    intersections: bool = Field(True, description="Also audit the intersection of all sensitive features.")
+    min_group_size: int = Field(30, ge=1, description="Groups smaller than this are shown but not judged.")
+    metrics: dict[BiasMetricName, BiasRule] = Field(
+        default_factory=_default_bias_metrics, min_length=1, description="Fairness metric -> rule."
+    )
+    bootstrap: BootstrapPolicy = Field(default_factory=BootstrapPolicy, description="Bootstrap settings.")
+    inconclusive: Literal["warn", "fail", "pass"] = Field(
+        "warn",
+        description="What an interval that straddles a limit means: a warning, a failure, or a pass.",
+    )
+
+
 class GatesPolicy(StrictModel):
     """Which gates run and how each is judged."""
 
+    data_validation: DataValidationGatePolicy = Field(
+        default_factory=DataValidationGatePolicy, description="Eval data checks before any model is scored."
+    )
     evaluation: EvaluationGatePolicy = Field(
         default_factory=EvaluationGatePolicy, description="Quality metrics against thresholds and the champion."
     )
+    drift: DriftGatePolicy = Field(default_factory=DriftGatePolicy, description="Eval data drift vs the reference.")
+    bias: BiasGatePolicy = Field(default_factory=BiasGatePolicy, description="Fairness audit.")
 
 
 class EvalDataSpec(StrictModel):
@@ -117,6 +232,16 @@ class EvalDataSpec(StrictModel):
     )
     target: str = Field(..., min_length=1, description="Column holding the true label.")
     positive_label: int | str = Field(1, description="Value of the target that counts as the positive class.")
+    format: Literal["auto", "csv", "parquet"] = Field("auto", description="File format; auto uses the extension.")
+    max_rows: int | None = Field(None, ge=10, description="Use at most this many rows (a seeded sample).")
+
+
+class ReferenceDataSpec(StrictModel):
+    """The training reference: what the eval data should look like."""
+
+    path: str = Field(
+        ..., min_length=1, description="CSV or Parquet file; relative paths are relative to the policy file."
+    )
     format: Literal["auto", "csv", "parquet"] = Field("auto", description="File format; auto uses the extension.")
     max_rows: int | None = Field(None, ge=10, description="Use at most this many rows (a seeded sample).")
 
@@ -149,6 +274,9 @@ class PromotionPolicy(StrictModel):
         "model-promotions", min_length=1, description="MLflow experiment holding one run per promotion attempt."
     )
     eval_data: EvalDataSpec = Field(..., description="Labelled evaluation data.")
+    reference_data: ReferenceDataSpec | None = Field(
+        None, description="Training reference for learned expectations and drift (optional)."
+    )
     model_output: ModelOutputSpec = Field(default_factory=ModelOutputSpec, description="How to read model scores.")
     gates: GatesPolicy = Field(default_factory=GatesPolicy, description="Gate settings.")
 

@@ -39,6 +39,48 @@ def measurement_rows(result: GateResult) -> list[dict[str, Any]]:
     ]
 
 
+def _round(value: Any) -> Any:
+    return round(value, 4) if isinstance(value, float) else value
+
+
+def gate_tables(result: GateResult) -> dict[str, list[dict[str, Any]]]:
+    """Tables for a gate's Prefect artifacts: name suffix ('' for the main table) -> rows."""
+    d = result.details
+    if result.gate == "data_validation" and "results" in d:
+        return {
+            "": [
+                {
+                    "expectation": r["expectation"],
+                    "column": r["column"],
+                    "success": "yes" if r["success"] else "no",
+                    "unexpected %": _round(r["unexpected_percent"]),
+                    "examples": ", ".join(map(str, r["examples"]))[:120],
+                }
+                for r in d["results"]
+            ]
+        }
+    if result.gate == "drift" and "columns" in d:
+        return {
+            "": [
+                {
+                    "column": c["column"],
+                    "method": c["method"],
+                    "score": _round(c["score"]),
+                    "threshold": c["threshold"],
+                    "drifted": "yes" if c["drifted"] else "no",
+                }
+                for c in d["columns"]
+            ]
+        }
+    if result.gate == "bias" and "features" in d:
+        tables: dict[str, list[dict[str, Any]]] = {"": measurement_rows(result)}
+        for f in d["features"]:
+            tables[f["feature"]] = [{k: _round(v) for k, v in g.items()} for g in f["groups"]]
+        return tables
+    rows = measurement_rows(result)
+    return {"": rows} if rows else {}
+
+
 def summary_markdown(
     *,
     model: str,

@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import torch
 from mlflow.exceptions import MlflowException
@@ -19,7 +20,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 import demo
-from demo.adult_data import FEATURES, TARGET, load_train
+from demo.adult_data import FEATURES, TARGET, load_eval, load_train
 from demo.adult_model import TrainConfig, frame_sha256, positive_probability, train
 from demo.pyfunc_model import AdultIncomeClassifier
 from tasks.mlflow_store import client, ensure_experiment
@@ -74,6 +75,9 @@ def log_adult_model(name: str, label: str, config: TrainConfig, train_frame: pd.
         paths["architecture"].write_text(json.dumps({"hidden": list(config.hidden)}))
         torch.save(module.state_dict(), paths["weights"])
         mlflow.log_params({k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()})
+        mlflow.log_input(
+            mlflow.data.from_pandas(train_frame, name="uci-adult-train", targets=TARGET), context="training"
+        )
         mlflow.set_tags(
             {
                 "training_data_sha256": frame_sha256(train_frame),
@@ -97,6 +101,20 @@ def log_adult_model(name: str, label: str, config: TrainConfig, train_frame: pd.
     client().set_model_version_tag(name, version, "demo_label", label)
     del run
     return version
+
+
+@task(name="write-broken-eval-data", cache_policy=NO_CACHE)
+def write_broken_eval(folder: str) -> str:
+    """A copy of the eval split as a broken upstream job might deliver it: sentinel ages, missing hours."""
+    frame = load_eval()
+    rng = np.random.default_rng(0)
+    frame.loc[rng.random(len(frame)) < 0.03, "age"] = -1
+    frame["hours_per_week"] = frame["hours_per_week"].astype("float64")
+    frame.loc[rng.random(len(frame)) < 0.02, "hours_per_week"] = np.nan
+    path = Path(folder) / "adult_eval_broken.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return str(path)
 
 
 @task(name="train-and-register", cache_policy=NO_CACHE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from mlflow.entities import RunStatus
@@ -41,6 +42,7 @@ def record_attempt(
     evidence: dict[str, dict[str, Any]],
     texts: dict[str, str],
     run_name: str,
+    files: list[tuple[str, str]] | None = None,
 ) -> str:
     """Create a finished run holding the attempt's tags, metrics and evidence files; returns its id."""
     c = client()
@@ -56,6 +58,11 @@ def record_attempt(
             c.log_dict(run_id, data, path)
         for path, text in texts.items():
             c.log_text(run_id, text, path)
+        for folder, local in files or []:
+            if Path(local).is_dir():
+                c.log_artifacts(run_id, local, folder)
+            elif Path(local).is_file():
+                c.log_artifact(run_id, local, folder)
     except Exception:
         c.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,10 +21,11 @@ from gates.evaluation import GATE as EVALUATION
 from gates.evaluation import evaluate
 from gates.outcome import Outcome
 from gates.policy import PromotionPolicy, load_policy, policy_hash, resolve_data_path
-from gates.report_format import measurement_rows, summary_markdown
+from gates.report_format import gate_tables, summary_markdown
 from gates.result import GateResult, errored
 from tasks import ledger, registry
 from tasks.data import check_eval_frame, file_sha256, labels, read_eval_frame
+from tasks.gate_steps import Reference, check_gate_inputs, extra_expectations, read_reference
 from tasks.mlflow_store import client
 from tasks.models import LoadedModel, Scores, load_version, registered_input_columns, score
 
@@ -66,18 +68,27 @@ def find_versions(policy: PromotionPolicy, version: str) -> Versions:
     return Versions(candidate, champ)
 
 
-def preflight(policy_path: str, model: str, version: str) -> PromotionPolicy:
+def eval_data_path(policy: PromotionPolicy, policy_path: str, override: str | None) -> Path:
+    """The eval file: the override when given (relative to the working directory), else the policy's."""
+    return Path(override).resolve() if override else resolve_data_path(policy_path, policy.eval_data.path)
+
+
+def preflight(policy_path: str, model: str, version: str, eval_data: str | None = None) -> PromotionPolicy:
     """Every bad-input check that needs no model load: policy, versions, eval data against signatures.
 
     Raises BadInputError; reads only. The flow repeats these checks (it may be started without the CLI).
     """
     policy = policy_for(policy_path, model)
     versions = find_versions(policy, version)
-    path = resolve_data_path(policy_path, policy.eval_data.path)
+    path = eval_data_path(policy, policy_path, eval_data)
     frame = read_eval_frame(path, policy.eval_data)
+    reference = read_reference(policy, policy_path)
+    extra_expectations(policy, policy_path)
     for ref in (versions.candidate, versions.champion):
         if ref is not None:
-            check_eval_frame(frame, registered_input_columns(ref), policy.eval_data, f"{path} for v{ref.version}")
+            columns = registered_input_columns(ref)
+            check_eval_frame(frame, columns, policy.eval_data, f"{path} for v{ref.version}")
+            check_gate_inputs(policy, frame, reference, columns)
     return policy
 
 
@@ -94,9 +105,9 @@ def resolve_versions(policy: PromotionPolicy, version: str) -> Versions:
 
 
 @task(name="load-eval-data", cache_policy=NO_CACHE)
-def load_eval_data(policy: PromotionPolicy, policy_path: str) -> EvalData:
-    """Read the eval file named in the policy."""
-    path = resolve_data_path(policy_path, policy.eval_data.path)
+def load_eval_data(policy: PromotionPolicy, policy_path: str, override: str | None = None) -> EvalData:
+    """Read the eval file named in the policy (or the override)."""
+    path = eval_data_path(policy, policy_path, override)
     frame = read_eval_frame(path, policy.eval_data)
     return EvalData(frame=frame, y=np.empty(0), sha256=file_sha256(path), path=str(path))
 
@@ -108,10 +119,14 @@ def load_model(ref: registry.VersionRef) -> LoadedModel:
 
 
 @task(name="check-eval-data", cache_policy=NO_CACHE)
-def check_eval_data(data: EvalData, models: list[LoadedModel], policy: PromotionPolicy) -> EvalData:
-    """The eval rows must hold the target and every input column of every model, with usable dtypes."""
+def check_eval_data(
+    data: EvalData, models: list[LoadedModel], reference: Reference | None, policy: PromotionPolicy
+) -> EvalData:
+    """The eval rows must hold the target and every input column of every model, with usable dtypes,
+    and the columns the gates need (sensitive features; model inputs in the reference)."""
     for loaded in models:
         check_eval_frame(data.frame, loaded.columns, policy.eval_data, f"{data.path} for v{loaded.ref.version}")
+        check_gate_inputs(policy, data.frame, reference, loaded.columns)
     y = labels(data.frame, policy.eval_data).to_numpy()
     return EvalData(frame=data.frame, y=y, sha256=data.sha256, path=data.path)
 
@@ -167,12 +182,12 @@ def publish_prefect_reports(
     keys = [artifact_key("promotion", model, "v" + version)]
     create_markdown_artifact(key=keys[0], markdown=markdown, description=f"Promotion decision for {model} v{version}")
     for result in results:
-        rows = measurement_rows(result)
-        if rows:
-            key = artifact_key("gate", result.gate, model, "v" + version)
-            create_table_artifact(
-                key=key, table=rows, description=f"{result.gate}: {result.status.value}: {result.summary}"
-            )
+        for suffix, rows in gate_tables(result).items():
+            if not rows:
+                continue
+            key = artifact_key("gate", result.gate, *([suffix] if suffix else []), model, "v" + version)
+            title = f"{result.gate}{' / ' + suffix if suffix else ''}: {result.status.value}: {result.summary}"
+            create_table_artifact(key=key, table=rows, description=title)
             keys.append(key)
     target = links.get("mlflow")
     if target and target.startswith("http"):
@@ -214,6 +229,7 @@ def record_ledger(
     summary_md: str,
     trigger: str,
     flow_run_id: str | None,
+    extra_files: list[str] | None = None,
 ) -> str:
     """Append the attempt to the ledger (one MLflow run, evidence as JSON), then tag the version."""
     p_hash = policy_hash(policy)
@@ -235,7 +251,7 @@ def record_ledger(
         "data_hash": digests.get("data"),
     }
     metrics = {
-        f"{r.gate}.{m.name}": float(m.value)
+        metric_name(f"{r.gate}.{m.name}"): float(m.value)
         for r in results
         for m in r.measurements
         if m.value is not None and np.isfinite(m.value)
@@ -261,6 +277,7 @@ def record_ledger(
         metrics=metrics,
         evidence=evidence,
         texts=texts,
+        files=[(dest, src) for dest, src in _pairs(results, extra_files)],
         run_name=f"{policy.model_name} v{candidate.version}: {outcome.value}",
     )
     version_tags = {
@@ -276,6 +293,25 @@ def record_ledger(
         version_tags["reasons"] = message
     registry.set_version_tags(client(), candidate, version_tags)
     return run_id
+
+
+def metric_name(raw: str) -> str:
+    """An MLflow-legal metric name (alphanumerics, _ - . space : /)."""
+    return re.sub(r"[^A-Za-z0-9_\-. :/]", "_", raw)[:250]
+
+
+def _pairs(results: list[GateResult], extra_files: list[str] | None) -> list[tuple[str, str]]:
+    """(artifact folder, local path) for every report file; a Data Docs index brings its whole site."""
+    pairs = []
+    for r in results:
+        for f in r.report_files:
+            path = Path(f)
+            if path.name == "index.html" and path.parent.name == "data-docs":
+                pairs.append((f"evidence/reports/{r.gate}/data-docs", str(path.parent)))
+            else:
+                pairs.append((f"evidence/reports/{r.gate}", f))
+    pairs += [("evidence/reports/classification", f) for f in extra_files or []]
+    return pairs
 
 
 def summary(

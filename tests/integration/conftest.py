@@ -13,12 +13,14 @@ import pytest
 from tests.conftest import ROOT
 
 MODEL = "adult-income"
+# Versions in the template registry, in DEMO_CANDIDATES order.
+BASELINE, BIASED, FULL, WORSE = "1", "2", "3", "4"
 DEMO_POLICY = ROOT / "configs" / "policies" / f"{MODEL}.yaml"
 
 
 @dataclass
 class Registry:
-    """A per-test MLflow (SQLite in tmp_path) holding the demo's v1 baseline, v2 better, v3 worse."""
+    """A per-test MLflow (SQLite in tmp_path) holding the demo's v1 baseline, v2 biased, v3 full, v4 worse."""
 
     uri: str
     db: Path
@@ -81,3 +83,31 @@ def registry(template_registry: Path, tmp_path: Path, monkeypatch: pytest.Monkey
 @pytest.fixture
 def demo_policy() -> str:
     return str(DEMO_POLICY)
+
+
+def absolute_paths(policy_text: str, policy_path: str) -> str:
+    """The demo policy's relative paths made absolute, so the text can be written elsewhere."""
+    base = Path(policy_path).resolve().parent
+    return policy_text.replace("../../data/", f"{(base / '../../data').resolve()}/").replace(
+        "../expectations/", f"{(base / '../expectations').resolve()}/"
+    )
+
+
+def read_artifact(key: str, flow_run_id: str):
+    """The artifact with this key written by this flow run (the harness is shared by the session)."""
+    import asyncio
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(flow_run_id)])
+                )
+            )
+
+    found = asyncio.run(read())
+    return found[0] if found else None

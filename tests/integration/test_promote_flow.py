@@ -9,7 +9,12 @@ import pytest
 from flows.promote import promote_version
 from gates.errors import BadInputError
 from gates.outcome import Outcome
-from tests.integration.conftest import MODEL
+from tests.conftest import ROOT
+from tests.integration.conftest import BASELINE, FULL, MODEL, WORSE, absolute_paths, read_artifact
+
+
+def gate(outcome, name: str):
+    return next(g for g in outcome.gates if g.gate == name)
 
 
 def _promote(version: str, policy: str, **kwargs):
@@ -17,21 +22,21 @@ def _promote(version: str, policy: str, **kwargs):
 
 
 def test_first_passing_version_becomes_champion_then_better_one_replaces_it(registry, demo_policy):
-    first = _promote("1", demo_policy)
-    assert first.outcome is Outcome.PROMOTED and first.champion_before is None and first.champion_after == "1"
-    assert first.gates[0].details["has_champion"] is False
+    first = _promote(BASELINE, demo_policy)
+    assert first.outcome is Outcome.PROMOTED and first.champion_before is None and first.champion_after == BASELINE
+    assert gate(first, "evaluation").details["has_champion"] is False
 
-    second = _promote("2", demo_policy)
+    second = _promote(FULL, demo_policy)
     assert second.outcome is Outcome.PROMOTED, second.decision.reasons
-    assert second.champion_before == "1" and second.champion_after == "2"
-    evaluation = second.gates[0]
+    assert second.champion_before == BASELINE and second.champion_after == FULL
+    evaluation = gate(second, "evaluation")
     auc = next(m for m in evaluation.measurements if m.name == "roc_auc")
     assert auc.value > auc.champion_value and auc.interval_low > 0
 
     c = registry.client()
-    assert str(c.get_model_version_by_alias(MODEL, "champion").version) == "2"
-    assert str(c.get_model_version_by_alias(MODEL, "previous-champion").version) == "1"
-    tags = c.get_model_version(MODEL, "2").tags
+    assert str(c.get_model_version_by_alias(MODEL, "champion").version) == FULL
+    assert str(c.get_model_version_by_alias(MODEL, "previous-champion").version) == BASELINE
+    tags = c.get_model_version(MODEL, FULL).tags
     assert tags["modelgate.decision"] == "promote"
     assert tags["modelgate.gate.evaluation"] == "passed"
     assert tags["modelgate.outcome"] == "promoted"
@@ -40,20 +45,20 @@ def test_first_passing_version_becomes_champion_then_better_one_replaces_it(regi
 
 
 def test_worse_candidate_is_rejected_with_reasons_and_evidence(registry, demo_policy):
-    _promote("2", demo_policy)
-    outcome = _promote("3", demo_policy)
+    _promote(FULL, demo_policy)
+    outcome = _promote(WORSE, demo_policy)
     assert outcome.outcome is Outcome.REJECTED and outcome.exit_code == 1
     assert outcome.decision.failing_gates == ("evaluation",)
     c = registry.client()
-    assert str(c.get_model_version_by_alias(MODEL, "champion").version) == "2"
-    tags = c.get_model_version(MODEL, "3").tags
+    assert str(c.get_model_version_by_alias(MODEL, "champion").version) == FULL
+    tags = c.get_model_version(MODEL, WORSE).tags
     assert tags["modelgate.decision"] == "reject"
     assert "roc_auc" in tags["modelgate.reasons"]
 
     run = c.get_run(outcome.ledger_run_id)
-    assert run.data.tags["modelgate.prior_champion"] == "2"
+    assert run.data.tags["modelgate.prior_champion"] == FULL
     assert run.data.tags["modelgate.decision"] == "reject"
-    assert run.data.metrics["evaluation.roc_auc"] == pytest.approx(outcome.gates[0].measurements[0].value)
+    assert run.data.metrics["evaluation.roc_auc"] == pytest.approx(gate(outcome, "evaluation").measurements[0].value)
     files = {a.path for a in c.list_artifacts(run.info.run_id, "evidence")}
     assert {"evidence/decision.json", "evidence/summary.md", "evidence/policy.yaml"} <= files
     local = c.download_artifacts(run.info.run_id, "evidence/gates/evaluation.json", str(registry.root))
@@ -62,27 +67,17 @@ def test_worse_candidate_is_rejected_with_reasons_and_evidence(registry, demo_po
 
 
 def test_prefect_artifacts_hold_summary_and_gate_table(registry, demo_policy):
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
-    _promote("1", demo_policy)
-
-    async def read(key: str):
-        async with get_client() as client:
-            return await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
-
-    import asyncio
-
-    summary = asyncio.run(read("promotion-adult-income-v1"))
-    assert summary and "PROMOTE" in summary[0].data
-    table = asyncio.run(read("gate-evaluation-adult-income-v1"))
-    assert table and "roc_auc" in str(table[0].data)
+    outcome = _promote(BASELINE, demo_policy)
+    summary = read_artifact("promotion-adult-income-v1", outcome.flow_run_id)
+    assert summary and "PROMOTE" in summary.data
+    table = read_artifact("gate-evaluation-adult-income-v1", outcome.flow_run_id)
+    assert table and "roc_auc" in str(table.data)
 
 
 def test_dry_run_decides_but_writes_nothing(registry, demo_policy):
-    _promote("1", demo_policy)
+    _promote(BASELINE, demo_policy)
     before = registry.snapshot()
-    outcome = _promote("2", demo_policy, dry_run=True)
+    outcome = _promote(FULL, demo_policy, dry_run=True)
     assert outcome.outcome is Outcome.DRY_RUN and outcome.decision.verdict.value == "promote"
     assert outcome.exit_code == 0
     assert registry.snapshot() == before
@@ -91,11 +86,16 @@ def test_dry_run_decides_but_writes_nothing(registry, demo_policy):
 def test_history_lists_every_attempt(registry, demo_policy):
     from tasks.ledger import history
 
-    for version in ("1", "3", "2"):
+    for version in (BASELINE, WORSE, FULL):
         _promote(version, demo_policy)
     entries = history(MODEL, "model-promotions")
-    assert [(e.version, e.outcome) for e in entries] == [("1", "promoted"), ("3", "rejected"), ("2", "promoted")]
-    assert entries[2].prior_champion == "1" and entries[2].gates == {"evaluation": "passed"}
+    assert [(e.version, e.outcome) for e in entries] == [
+        (BASELINE, "promoted"),
+        (WORSE, "rejected"),
+        (FULL, "promoted"),
+    ]
+    assert entries[2].prior_champion == BASELINE
+    assert entries[2].gates["evaluation"] == "passed" and entries[2].gates["data_validation"] == "passed"
 
 
 def test_candidate_that_raises_at_predict_time_is_rejected_not_crashed(registry, demo_policy, tmp_path):
@@ -103,12 +103,12 @@ def test_candidate_that_raises_at_predict_time_is_rejected_not_crashed(registry,
 
     from tests.integration.models import log_raising_model
 
-    _promote("1", demo_policy)
+    _promote(BASELINE, demo_policy)
     version = log_raising_model(MODEL)
     outcome = _promote(version, demo_policy)
     assert outcome.outcome is Outcome.REJECTED
-    assert outcome.gates[0].status.value == "errored"
-    assert "RuntimeError: scoring backend unavailable" in outcome.gates[0].details["error"]
+    assert gate(outcome, "evaluation").status.value == "errored"
+    assert "RuntimeError: scoring backend unavailable" in gate(outcome, "evaluation").details["error"]
     assert mlflow.MlflowClient().get_model_version(MODEL, version).tags["modelgate.gate.evaluation"] == "errored"
 
 
@@ -125,7 +125,7 @@ def test_unknown_model_or_version_is_bad_input(registry, demo_policy, tmp_path, 
     if model != MODEL:
         policy = str(tmp_path / f"{model}.yaml")
         text = open(demo_policy).read().replace(f"model_name: {MODEL}", f"model_name: {model}")
-        text = text.replace("../../data/", str(demo_policy).rsplit("configs", 1)[0] + "data/")
+        text = absolute_paths(text, demo_policy)
         open(policy, "w").write(text)
     before = registry.snapshot()
     with pytest.raises(BadInputError, match=message):
@@ -134,10 +134,10 @@ def test_unknown_model_or_version_is_bad_input(registry, demo_policy, tmp_path, 
 
 
 def test_version_not_ready_is_bad_input(registry, demo_policy):
-    registry.set_status("2", "PENDING_REGISTRATION")
+    registry.set_status(FULL, "PENDING_REGISTRATION")
     before = registry.snapshot()
     with pytest.raises(BadInputError, match="PENDING_REGISTRATION, not READY"):
-        _promote("2", demo_policy)
+        _promote(FULL, demo_policy)
     assert registry.snapshot() == before
 
 
@@ -149,7 +149,8 @@ def test_policy_for_another_model_is_bad_input(registry, demo_policy, tmp_path):
 def _policy_with_data(demo_policy: str, tmp_path, frame) -> str:
     data = tmp_path / "eval.csv"
     frame.to_csv(data, index=False)
-    text = open(demo_policy).read().replace("../../data/uci-adult/adult_eval.csv.gz", str(data))
+    text = absolute_paths(open(demo_policy).read(), demo_policy)
+    text = text.replace(str(ROOT / "data/uci-adult/adult_eval.csv.gz"), str(data))
     path = tmp_path / "policy.yaml"
     path.write_text(text)
     return str(path)
@@ -170,20 +171,21 @@ def test_bad_eval_data_is_bad_input(registry, demo_policy, tmp_path, mutate, mes
     policy = _policy_with_data(demo_policy, tmp_path, mutate(load_eval().head(500)))
     before = registry.snapshot()
     with pytest.raises(BadInputError, match=message):
-        _promote("1", policy)
+        _promote(BASELINE, policy)
     assert registry.snapshot() == before
 
 
 def test_missing_eval_file_is_bad_input(registry, demo_policy, tmp_path):
-    text = open(demo_policy).read().replace("../../data/uci-adult/adult_eval.csv.gz", str(tmp_path / "nope.csv"))
+    text = absolute_paths(open(demo_policy).read(), demo_policy)
+    text = text.replace(str(ROOT / "data/uci-adult/adult_eval.csv.gz"), str(tmp_path / "nope.csv"))
     (tmp_path / "p.yaml").write_text(text)
     before = registry.snapshot()
     with pytest.raises(BadInputError, match="eval data not found"):
-        _promote("1", str(tmp_path / "p.yaml"))
+        _promote(BASELINE, str(tmp_path / "p.yaml"))
     assert registry.snapshot() == before
 
 
 def test_version_already_champion_is_bad_input(registry, demo_policy):
-    _promote("1", demo_policy)
+    _promote(BASELINE, demo_policy)
     with pytest.raises(BadInputError, match="already the champion"):
-        _promote("1", demo_policy)
+        _promote(BASELINE, demo_policy)

@@ -1,0 +1,221 @@
+"""The data validation gate: a Great Expectations suite built from the policy, the model signature
+and the training reference, run on the eval data before any model is scored."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from pandas.api import types as ptypes
+
+from gates.policy import DataValidationGatePolicy
+from gates.result import GateResult, GateStatus, Measurement, errored
+from gates.schema_check import ColumnSpec
+
+GATE = "data_validation"
+TYPE_LISTS = {
+    "long": ["int64", "int32", "Int64", "Int32"],
+    "integer": ["int64", "int32", "Int64", "Int32"],
+    "double": ["float64", "float32", "int64", "int32", "Float64", "Int64"],
+    "float": ["float64", "float32", "int64", "int32", "Float64", "Int64"],
+    "string": ["object", "str", "string", "category"],
+    "boolean": ["bool", "boolean"],
+}
+Expectation = dict[str, Any]
+
+
+def expectation_class_name(snake: str) -> str:
+    """expect_column_values_to_be_between -> ExpectColumnValuesToBeBetween."""
+    return "".join(part.capitalize() for part in snake.split("_"))
+
+
+def check_expectation_types(expectations: Sequence[Expectation]) -> list[str]:
+    """Names of expectation types that Great Expectations does not know."""
+    import great_expectations.expectations as gxe
+
+    return [e["type"] for e in expectations if not hasattr(gxe, expectation_class_name(e["type"]))]
+
+
+def build_expectations(
+    columns: Sequence[ColumnSpec],
+    target: str,
+    policy: DataValidationGatePolicy,
+    reference: pd.DataFrame | None,
+    extra: Sequence[Expectation] = (),
+) -> list[Expectation]:
+    """The suite as plain {type, kwargs} dicts: schema, nulls, row count, ranges and sets, then extras."""
+    suite: list[Expectation] = [
+        {
+            "type": "expect_table_row_count_to_be_between",
+            "kwargs": {"min_value": policy.min_rows, "max_value": policy.max_rows},
+        }
+    ]
+    for col in [*columns, ColumnSpec(target, "any")]:
+        suite.append({"type": "expect_column_to_exist", "kwargs": {"column": col.name}})
+        if col.type in TYPE_LISTS:
+            types = list(TYPE_LISTS[col.type])
+            if col.name in policy.allow_nulls and col.type in ("long", "integer"):
+                types.append("float64")  # pandas holds integers with missing values as floats
+            suite.append(
+                {"type": "expect_column_values_to_be_in_type_list", "kwargs": {"column": col.name, "type_list": types}}
+            )
+        if col.name not in policy.allow_nulls:
+            suite.append({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": col.name}})
+    learn = reference is not None and policy.learn_from_reference
+    for col in columns:
+        mostly = {"mostly": policy.mostly} if policy.mostly < 1 else {}
+        if col.name in policy.value_ranges:
+            r = policy.value_ranges[col.name]
+            suite.append(_between(col.name, r.min, r.max, mostly))
+        elif col.name in policy.value_sets:
+            suite.append(_in_set(col.name, policy.value_sets[col.name], mostly))
+        elif learn and col.name in reference.columns:
+            ref = reference[col.name].dropna()
+            if ptypes.is_numeric_dtype(ref) and not ptypes.is_bool_dtype(ref) and not ref.empty:
+                low, high = float(ref.min()), float(ref.max())
+                margin = (high - low) * policy.range_margin
+                suite.append(_between(col.name, low - margin, high + margin, mostly))
+            elif not ref.empty and ref.nunique() <= policy.max_categories:
+                suite.append(_in_set(col.name, sorted(ref.astype(str).unique().tolist()), mostly))
+    suite.extend({"type": e["type"], "kwargs": dict(e["kwargs"])} for e in extra)
+    return suite
+
+
+def _between(column: str, low: float | None, high: float | None, mostly: dict) -> Expectation:
+    return {
+        "type": "expect_column_values_to_be_between",
+        "kwargs": {"column": column, "min_value": low, "max_value": high, **mostly},
+    }
+
+
+def _in_set(column: str, values: list, mostly: dict) -> Expectation:
+    return {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": column, "value_set": values, **mostly}}
+
+
+def validate(
+    frame: pd.DataFrame,
+    expectations: Sequence[Expectation],
+    policy: DataValidationGatePolicy,
+    docs_dir: Path | None = None,
+    max_examples: int = 5,
+) -> GateResult:
+    """Run the suite on the eval rows; optionally build GX Data Docs HTML under docs_dir."""
+    try:
+        return _validate(frame, expectations, policy, docs_dir, max_examples)
+    except Exception as exc:  # a gate reports, never raises
+        return errored(GATE, exc, blocking=policy.blocking)
+
+
+def _validate(
+    frame: pd.DataFrame,
+    expectations: Sequence[Expectation],
+    policy: DataValidationGatePolicy,
+    docs_dir: Path | None,
+    max_examples: int,
+) -> GateResult:
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    name = f"eval-{uuid.uuid4().hex[:8]}"
+    batch = (
+        context.data_sources.add_pandas(name=name)
+        .add_dataframe_asset(name="eval")
+        .add_batch_definition_whole_dataframe("all")
+    )
+    suite = context.suites.add(gx.ExpectationSuite(name=name))
+    for e in expectations:
+        suite.add_expectation(getattr(gxe, expectation_class_name(e["type"]))(**e["kwargs"]))
+    definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+    report_files: tuple[str, ...] = ()
+    if docs_dir is not None:
+        docs_dir.mkdir(parents=True, exist_ok=True)
+        site = "modelgate_evidence"
+        context.add_data_docs_site(
+            site_name=site,
+            site_config={
+                "class_name": "SiteBuilder",
+                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+            },
+        )
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(
+                name=name,
+                validation_definitions=[definition],
+                actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=[site])],
+                result_format={"result_format": "SUMMARY"},
+            )
+        )
+        run = checkpoint.run(batch_parameters={"dataframe": frame})
+        result = next(iter(run.run_results.values()))
+        report_files = (str(docs_dir / "index.html"),)
+    else:
+        result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
+    failed, rows = [], []
+    for r in result.results:
+        cfg = r.expectation_config
+        column = cfg.kwargs.get("column", "")
+        res = r.result or {}
+        examples = [_plain(v) for v in (res.get("partial_unexpected_list") or [])[:max_examples]]
+        row = {
+            "expectation": cfg.type,
+            "column": column,
+            "success": bool(r.success),
+            "unexpected_count": res.get("unexpected_count"),
+            "unexpected_percent": res.get("unexpected_percent"),
+            "observed_value": _plain(res.get("observed_value")),
+            "examples": examples,
+        }
+        if r.exception_info and r.exception_info.get("raised_exception"):
+            row["error"] = str(r.exception_info.get("exception_message"))
+        rows.append(row)
+        if not r.success:
+            failed.append(row)
+    stats = result.statistics
+    measurements = [
+        Measurement(
+            name=f"{row['expectation']}({row['column']})" if row["column"] else row["expectation"],
+            value=row["unexpected_percent"] if row["unexpected_percent"] is not None else None,
+            passed=row["success"],
+            note=(f"e.g. {row['examples']}" if row["examples"] else str(row.get("observed_value") or ""))[:200],
+        )
+        for row in failed
+    ]
+    ok = not failed
+    if ok:
+        summary = f"All {stats['evaluated_expectations']} expectations met on {len(frame)} rows."
+    else:
+        first = failed[0]
+        where = f" on {first['column']!r}" if first["column"] else ""
+        sample = f" (e.g. {first['examples'][:3]})" if first["examples"] else ""
+        total = stats["evaluated_expectations"]
+        summary = f"{len(failed)} of {total} expectations failed: {first['expectation']}{where}{sample}."
+    status = GateStatus.PASSED if ok else (GateStatus.FAILED if policy.blocking else GateStatus.WARNED)
+    return GateResult(
+        gate=GATE,
+        status=status,
+        blocking=policy.blocking,
+        summary=summary,
+        measurements=tuple(measurements),
+        details={"statistics": dict(stats), "results": rows, "rows": len(frame)},
+        report_files=report_files,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """JSON-friendly version of a GX observed value."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)

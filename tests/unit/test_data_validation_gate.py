@@ -1,0 +1,73 @@
+"""The data validation gate: a GX suite from signature, reference and policy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gates.data_validation import build_expectations, check_expectation_types, validate
+from gates.policy import DataValidationGatePolicy, ValueRange
+from gates.result import GateStatus
+from gates.schema_check import ColumnSpec
+
+COLUMNS = [ColumnSpec("age", "long"), ColumnSpec("colour", "string")]
+REFERENCE = pd.DataFrame({"age": [20, 30, 40, 60], "colour": ["red", "blue", "red", "green"], "y": [0, 1, 0, 1]})
+
+
+def frame(**changes) -> pd.DataFrame:
+    base = pd.DataFrame({"age": [25, 35, 45, 55] * 30, "colour": ["red", "blue"] * 60, "y": [0, 1] * 60})
+    return base.assign(**changes)
+
+
+def run(data: pd.DataFrame, policy: DataValidationGatePolicy | None = None, extra=()):
+    policy = policy or DataValidationGatePolicy(min_rows=10)
+    return validate(data, build_expectations(COLUMNS, "y", policy, REFERENCE, extra), policy)
+
+
+def test_clean_data_passes():
+    result = run(frame())
+    assert result.status is GateStatus.PASSED, result.summary
+
+
+def test_learned_range_catches_bad_values_with_examples():
+    result = run(frame(age=[25, -1, 45, 999] * 30))
+    assert result.status is GateStatus.FAILED
+    row = next(r for r in result.details["results"] if not r["success"])
+    assert row["column"] == "age" and set(row["examples"]) <= {-1, 999} and row["examples"]
+    assert "expect_column_values_to_be_between on 'age'" in result.summary
+
+
+def test_unseen_category_and_nulls_fail():
+    result = run(frame(colour=["red", "purple"] * 60))
+    assert result.status is GateStatus.FAILED and "'colour'" in result.summary
+    result = run(frame(age=[25.0, np.nan, 45.0, 55.0] * 30))
+    failing = {r["expectation"] for r in result.details["results"] if not r["success"]}
+    assert "expect_column_values_to_not_be_null" in failing
+
+
+def test_allow_nulls_mostly_margin_and_overrides():
+    policy = DataValidationGatePolicy(min_rows=10, allow_nulls=["age"], mostly=0.7, range_margin=0.5)
+    assert run(frame(age=[25.0, np.nan, 70.0, 55.0] * 30), policy).status is GateStatus.PASSED
+    strict = DataValidationGatePolicy(min_rows=10, value_ranges={"age": ValueRange(min=30)})
+    assert run(frame(), strict).status is GateStatus.FAILED
+
+
+def test_row_count_bounds():
+    assert run(frame().head(5)).status is GateStatus.FAILED
+    policy = DataValidationGatePolicy(min_rows=10, blocking=False)
+    assert run(frame().head(5), policy).status is GateStatus.WARNED
+
+
+def test_extra_expectations_and_unknown_types():
+    extra = [{"type": "expect_column_values_to_match_regex", "kwargs": {"column": "colour", "regex": "^r"}}]
+    assert run(frame(), extra=extra).status is GateStatus.FAILED
+    assert check_expectation_types(extra + [{"type": "expect_moon_to_be_cheese", "kwargs": {}}]) == [
+        "expect_moon_to_be_cheese"
+    ]
+
+
+def test_data_docs_are_written(tmp_path):
+    policy = DataValidationGatePolicy(min_rows=10)
+    result = validate(frame(), build_expectations(COLUMNS, "y", policy, REFERENCE), policy, tmp_path / "docs")
+    assert result.report_files == (str(tmp_path / "docs" / "index.html"),)
+    assert (tmp_path / "docs" / "index.html").is_file()
