@@ -38,6 +38,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="registered model name")
     p.add_argument("--version", required=True, help="model version number")
     p.add_argument("--policy", help="policy YAML (default: configs/policies/<model>.yaml)")
+    p.add_argument("--eval-data", help="eval CSV/Parquet to use instead of the policy's (e.g. a fresh extract)")
     p.add_argument("--dry-run", action="store_true", help="run the gates and decide, but write nothing to MLflow")
     p.add_argument("--trigger", default="cli", help="recorded in the ledger (e.g. ci, schedule, manual)")
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
@@ -92,9 +93,12 @@ def _promote(args: argparse.Namespace) -> int:
     from flows.promote import promote_version
     from tasks.promotion_steps import preflight
 
-    preflight(policy_path, args.model, str(args.version))
+    eval_data = str(Path(args.eval_data).resolve()) if args.eval_data else None
+    preflight(policy_path, args.model, str(args.version), eval_data)
     with flow_settings():
-        outcome = promote_version(args.model, str(args.version), policy_path, args.dry_run, args.trigger)
+        outcome = promote_version(
+            args.model, str(args.version), policy_path, args.dry_run, args.trigger, eval_data=eval_data
+        )
     if args.json:
         print(outcome.model_dump_json(indent=2))
     else:

@@ -25,12 +25,15 @@ def demo_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("home")
     result = run(["demo"], home)
     assert result.returncode == 0, result.stderr[-3000:]
-    lines = [ln for ln in result.stdout.splitlines() if ln[:2] in ("v1", "v2", "v3")]
+    lines = [ln for ln in result.stdout.splitlines() if ln[:2] in ("v1", "v2", "v3", "v4")]
     assert [ln.split()[:3] for ln in lines] == [
-        ["v1", "promote", "promoted"],
-        ["v2", "promote", "promoted"],
-        ["v3", "reject", "rejected"],
+        ["v1", "promote", "promoted"],  # baseline: first champion
+        ["v2", "reject", "rejected"],  # biased: the bias gate rejects it
+        ["v3", "reject", "rejected"],  # full, on a broken eval file: data validation rejects it
+        ["v3", "promote", "promoted"],  # full, on the good eval file
+        ["v4", "reject", "rejected"],  # worse
     ]
+    assert "bias=failed" in lines[1] and "data_validation=failed" in lines[2] and "evaluation=skipped" in lines[2]
     return home
 
 
@@ -39,6 +42,7 @@ def test_demo_leaves_state_inside_its_home(demo_home):
     assert (demo_home / "mlflow.db").is_file()
     assert (demo_home / "prefect" / "prefect.db").is_file()
     assert any((demo_home / "artifacts" / "model-promotions").rglob("summary.md"))
+    assert any((demo_home / "evidence" / "cache" / "drift").rglob("drift.html"))
 
 
 @pytest.mark.slow
@@ -46,13 +50,19 @@ def test_history_lists_the_demo_attempts(demo_home):
     result = run(["history", "--model", "adult-income"], demo_home)
     assert result.returncode == 0, result.stderr
     rows = [ln.split() for ln in result.stdout.splitlines()[2:]]
-    assert [(r[2], r[4]) for r in rows] == [("v1", "promoted"), ("v2", "promoted"), ("v3", "rejected")]
+    assert [(r[2], r[4]) for r in rows] == [
+        ("v1", "promoted"),
+        ("v2", "rejected"),
+        ("v3", "rejected"),
+        ("v3", "promoted"),
+        ("v4", "rejected"),
+    ]
 
 
 @pytest.mark.slow
 def test_promote_exit_codes(demo_home):
-    # v3 was rejected against v2: a dry run says so again with exit code 1 and writes nothing.
-    result = run(["promote", "--model", "adult-income", "--version", "3", "--dry-run"], demo_home)
+    # v4 was rejected against v3: a dry run says so again with exit code 1 and writes nothing.
+    result = run(["promote", "--model", "adult-income", "--version", "4", "--dry-run"], demo_home)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "dry_run" in result.stdout
 
@@ -61,7 +71,7 @@ def test_promote_exit_codes(demo_home):
     assert result.stderr.strip().splitlines()[-1] == "error: model 'adult-income' has no version 9"
 
     history = run(["history", "--model", "adult-income", "--json"], demo_home)
-    assert history.stdout.count('"run_id"') == 3  # neither call added a ledger entry
+    assert history.stdout.count('"run_id"') == 5  # neither call added a ledger entry
 
 
 @pytest.mark.slow
