@@ -70,6 +70,10 @@ def test_promote_exit_codes(demo_home):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == "error: model 'adult-income' has no version 9"
 
+    result = run(["promote", "--model", "adult-income", "--version", "4", "--eval-data", "nope.csv"], demo_home)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("error: eval data not found: ")
+
     history = run(["history", "--model", "adult-income", "--json"], demo_home)
     assert history.stdout.count('"run_id"') == 5  # neither call added a ledger entry
 
