@@ -80,6 +80,7 @@ class TrainConfig:
     categorical: tuple[str, ...] = tuple(CATEGORICAL)
     suppress_positives_of: tuple[str, str] | None = None
     suppress_fraction: float = 0.0
+    numeric_gain: float = 1.0
 
 
 def suppress_positives(frame: pd.DataFrame, column: str, value: str, fraction: float, seed: int) -> pd.DataFrame:
@@ -110,6 +111,8 @@ def train(frame: pd.DataFrame, config: TrainConfig) -> tuple[Preprocessor, nn.Se
         column, value = config.suppress_positives_of
         rows = suppress_positives(rows, column, value, config.suppress_fraction, config.seed)
     pre = Preprocessor.fit(rows, NUMERIC, list(config.categorical))
+    if config.numeric_gain != 1.0:  # inputs magnified: the same data, a much steeper function of it
+        pre.stds = {k: v / config.numeric_gain for k, v in pre.stds.items()}
     x = pre.transform(rows)
     y = torch.from_numpy(rows[TARGET].to_numpy(np.int64, copy=True))
     model = build_mlp(pre.width, config.hidden)

@@ -25,6 +25,19 @@ class AdultIncomeClassifier(mlflow.pyfunc.PythonModel):
         self.module.load_state_dict(torch.load(context.artifacts["weights"], weights_only=True))
         self.module.eval()
 
+    # The torch view used by white-box robustness attacks: module, encoder, continuous columns.
+    def torch_module(self) -> nn.Module:
+        """The MLP: encoded rows in, two logits out."""
+        return self.module
+
+    def encode(self, frame: pd.DataFrame) -> torch.Tensor:
+        """Raw rows to the MLP's float32 inputs."""
+        return self.preprocessor.transform(frame)
+
+    def continuous_columns(self) -> list[int]:
+        """Indices of the encoded inputs that are continuous (the numeric features; one-hots are not)."""
+        return list(range(len(self.preprocessor.numeric)))
+
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         proba = positive_probability(self.preprocessor, self.module, model_input)
         return pd.DataFrame({"probability": proba, "label": (proba >= 0.5).astype("int64")})

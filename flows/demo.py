@@ -19,6 +19,7 @@ BASELINE = TrainConfig(hidden=(16,), epochs=4, train_rows=5000, categorical=("ed
 FULL = TrainConfig(hidden=(64, 32), epochs=10)
 BIASED = TrainConfig(hidden=(64, 32), epochs=10, suppress_positives_of=("sex", "Female"), suppress_fraction=0.5)
 WORSE = TrainConfig(hidden=(8,), epochs=4, train_rows=4000, categorical=("relationship",))
+BRITTLE = TrainConfig(hidden=(128, 64), epochs=15, numeric_gain=200)
 
 DEMO_CANDIDATES: list[tuple[str, TrainConfig, str]] = [
     ("baseline", BASELINE, "Small MLP on 5k rows and three categorical columns: the first champion."),
@@ -28,20 +29,27 @@ DEMO_CANDIDATES: list[tuple[str, TrainConfig, str]] = [
         "Large MLP trained on labels where half of the women's positives were erased: "
         "accurate overall, biased against women.",
     ),
-    ("full", FULL, "Large MLP on all rows and columns: a genuinely better, fair candidate."),
+    (
+        "brittle",
+        BRITTLE,
+        "Large MLP trained on numeric inputs magnified 200x: accurate, with a sharp decision "
+        "function that small perturbations cross.",
+    ),
+    ("full", FULL, "Large MLP on all rows and columns: a genuinely better, fair, robust candidate."),
     ("relationship-only", WORSE, "Tiny MLP that sees one categorical column: a worse candidate."),
 ]
 
 
 @flow(name="modelgate-demo", log_prints=True)
 def demo(model: str = DEMO_MODEL, policy_path: str = str(DEMO_POLICY)) -> list[PromotionOutcome]:
-    """Register v1..v4, then judge each; v3 is first judged on a broken eval file, then on the good one."""
+    """Register v1..v5, then judge each; the full model is first judged on a broken eval file, then on the good one."""
     reset_registered_model(model)
     versions = {label: train_and_register(model, label, config, text) for label, config, text in DEMO_CANDIDATES}
     broken = write_broken_eval(str(evidence_root().parent / "demo"))
     return [
         promote_version(model, versions["baseline"], policy_path, trigger="demo"),
         promote_version(model, versions["biased"], policy_path, trigger="demo"),
+        promote_version(model, versions["brittle"], policy_path, trigger="demo"),
         promote_version(model, versions["full"], policy_path, trigger="demo", eval_data=broken),
         promote_version(model, versions["full"], policy_path, trigger="demo"),
         promote_version(model, versions["relationship-only"], policy_path, trigger="demo"),

@@ -36,6 +36,7 @@ from tasks.promotion_steps import (
     score_model,
     summary,
 )
+from tasks.robustness_steps import robustness_gate
 
 
 @flow(name="promote-model-version", log_prints=True, validate_parameters=True)
@@ -84,6 +85,19 @@ def promote_version(
             results.append(evaluation_gate(data, candidate_scores, champion_scores, policy))
         if gates.bias.enabled:
             results.append(bias_gate(data.frame, data.y, candidate_scores, champion_scores, policy, str(out_dir)))
+        if gates.robustness.enabled:
+            results.append(
+                robustness_gate(
+                    data.frame,
+                    data.y,
+                    reference.frame if reference else None,
+                    candidate,
+                    candidate_scores,
+                    champion,
+                    policy,
+                    str(out_dir),
+                )
+            )
         extra_files = classification_reports(
             data.y, candidate, candidate_scores, champion, champion_scores, data.sha256, policy
         )

@@ -211,6 +211,56 @@ class BiasGatePolicy(StrictModel):
     )
 
 
+AttackName = Literal["fgsm", "pgd_linf", "pgd_l2"]
+
+
+class RobustnessGatePolicy(StrictModel):
+    """Adversarial robustness: white-box attacks on torch models, black-box perturbations on any model."""
+
+    enabled: bool = Field(True, description="Run this gate.")
+    blocking: bool = Field(True, description="A failure blocks promotion (otherwise it is a warning).")
+    attacks: list[AttackName] = Field(
+        default_factory=lambda: ["fgsm", "pgd_linf"], min_length=1, description="White-box attacks to run."
+    )
+    epsilons: list[Annotated[float, Field(gt=0, le=10)]] = Field(
+        default_factory=lambda: [0.05, 0.1, 0.25],
+        min_length=1,
+        description="Attack radii in standard deviations of each numeric feature (L-inf: per feature).",
+    )
+    l2_epsilons: list[Annotated[float, Field(gt=0, le=50)]] = Field(
+        default_factory=lambda: [0.25, 0.5, 1.0], min_length=1, description="Radii for pgd_l2 (L2 norm, std units)."
+    )
+    pgd_steps: int = Field(10, ge=1, le=500, description="PGD iterations.")
+    pgd_step_size: float | None = Field(
+        None, gt=0, description="PGD step in std units (default 2.5 * epsilon / steps)."
+    )
+    max_rows: int = Field(4000, ge=10, description="Attack a seeded sample of at most this many eval rows.")
+    batch_size: int = Field(4096, ge=1, description="Rows per attack batch.")
+    seed: int = Field(0, ge=0, description="Seed of the row sample, random starts and noise.")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present, else CPU.")
+    min_robust_accuracy: dict[float, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict, description="Epsilon -> floor on robust accuracy (every white-box attack)."
+    )
+    max_drop: float | None = Field(
+        0.1, ge=0, le=1, description="Largest allowed fall from clean accuracy, at any epsilon or perturbation."
+    )
+    max_worse_than_champion: float | None = Field(
+        0.05, ge=0, le=1, description="Largest allowed shortfall against the champion's robust accuracy."
+    )
+    noise_levels: list[Annotated[float, Field(gt=0, le=10)]] = Field(
+        default_factory=lambda: [0.1, 0.3], description="Gaussian noise on numeric features, in std units."
+    )
+    category_swap_rates: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: [0.05], description="Share of categorical values replaced by another category."
+    )
+    missing_rates: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: [0.05], description="Share of nullable values set missing."
+    )
+    max_flip_rate: float | None = Field(
+        0.2, ge=0, le=1, description="Largest allowed share of predictions that change under a black-box perturbation."
+    )
+
+
 class GatesPolicy(StrictModel):
     """Which gates run and how each is judged."""
 
@@ -222,6 +272,9 @@ class GatesPolicy(StrictModel):
     )
     drift: DriftGatePolicy = Field(default_factory=DriftGatePolicy, description="Eval data drift vs the reference.")
     bias: BiasGatePolicy = Field(default_factory=BiasGatePolicy, description="Fairness audit.")
+    robustness: RobustnessGatePolicy = Field(
+        default_factory=RobustnessGatePolicy, description="Adversarial and perturbation robustness."
+    )
 
 
 class EvalDataSpec(StrictModel):

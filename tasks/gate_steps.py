@@ -198,4 +198,6 @@ def skipped_model_gates(policy: PromotionPolicy, reason: str) -> list[GateResult
         out.append(skipped("evaluation", reason, blocking=policy.gates.evaluation.blocking))
     if policy.gates.bias.enabled:
         out.append(skipped(bias.GATE, reason, blocking=policy.gates.bias.blocking))
+    if policy.gates.robustness.enabled:
+        out.append(skipped("robustness", reason, blocking=policy.gates.robustness.blocking))
     return out

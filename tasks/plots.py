@@ -36,3 +36,26 @@ def group_rates_plot(features: list[dict], path: Path) -> Path:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def robustness_plot(
+    candidate: dict[str, dict[str, float]], champion: dict[str, dict[str, float]] | None, path: Path
+) -> Path:
+    """Robust accuracy vs epsilon per attack, candidate (solid) and champion (dashed)."""
+    fig, axes = plt.subplots(1, len(candidate), figsize=(4.5 * len(candidate), 3.4), squeeze=False)
+    for ax, (attack, by_eps) in zip(axes[0], candidate.items(), strict=True):
+        eps = sorted(by_eps, key=float)
+        ax.plot([float(e) for e in eps], [by_eps[e] for e in eps], "o-", label="candidate")
+        if champion and attack in champion:
+            ce = sorted(champion[attack], key=float)
+            ax.plot([float(e) for e in ce], [champion[attack][e] for e in ce], "s--", label="champion")
+        ax.set_title(attack, fontsize=9)
+        ax.set_xlabel("epsilon (std units)")
+        ax.set_ylabel("robust accuracy")
+        ax.set_ylim(0, 1)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -14,13 +14,13 @@ from tests.conftest import ROOT
 
 MODEL = "adult-income"
 # Versions in the template registry, in DEMO_CANDIDATES order.
-BASELINE, BIASED, FULL, WORSE = "1", "2", "3", "4"
+BASELINE, BIASED, BRITTLE, FULL, WORSE = "1", "2", "3", "4", "5"
 DEMO_POLICY = ROOT / "configs" / "policies" / f"{MODEL}.yaml"
 
 
 @dataclass
 class Registry:
-    """A per-test MLflow (SQLite in tmp_path) holding the demo's v1 baseline, v2 biased, v3 full, v4 worse."""
+    """A per-test MLflow (SQLite in tmp_path) holding the demo's v1 baseline, v2 biased, v3 brittle, v4 full, v5 worse."""
 
     uri: str
     db: Path

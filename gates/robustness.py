@@ -1,0 +1,254 @@
+"""The robustness gate: robust accuracy under white-box attacks and black-box perturbations,
+judged against floors, the drop from clean accuracy, and the champion."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from numpy.typing import NDArray
+
+from gates.attacks import AttackSpace, clean_accuracy, robust_accuracy
+from gates.policy import RobustnessGatePolicy
+from gates.result import GateResult, GateStatus, Measurement, errored
+
+GATE = "robustness"
+
+
+@dataclass
+class RobustnessProfile:
+    """What one model did under attack and perturbation."""
+
+    clean_accuracy: float
+    white_box: dict[str, dict[str, float]] = field(default_factory=dict)  # attack -> str(eps) -> accuracy
+    white_box_note: str = ""
+    black_box: list[dict] = field(default_factory=list)  # {perturbation, level, accuracy, flip_rate}
+    device: str = "cpu"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def pick_device(choice: str) -> str:
+    """cuda when asked or (auto) when present, else cpu."""
+    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return "cpu"
+
+
+def white_box(space: AttackSpace, y: NDArray, policy: RobustnessGatePolicy) -> dict[str, dict[str, float]]:
+    """Robust accuracy for each attack and epsilon."""
+    device = pick_device(policy.device)
+    moved = AttackSpace(
+        forward=space.forward,
+        x=space.x.to(device),
+        scale=space.scale.to(device),
+        lower=space.lower.to(device),
+        upper=space.upper.to(device),
+    )
+    target = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+    out: dict[str, dict[str, float]] = {}
+    for attack in policy.attacks:
+        radii = policy.l2_epsilons if attack == "pgd_l2" else policy.epsilons
+        out[attack] = {
+            str(eps): robust_accuracy(
+                moved,
+                target,
+                attack,
+                eps,
+                steps=policy.pgd_steps,
+                step_size=policy.pgd_step_size,
+                batch_size=policy.batch_size,
+                seed=policy.seed,
+            )
+            for eps in radii
+        }
+    return out
+
+
+def space_clean_accuracy(space: AttackSpace, y: NDArray) -> float:
+    """Clean accuracy of the torch view (a consistency check against the pyfunc's)."""
+    return clean_accuracy(space, torch.as_tensor(np.asarray(y), dtype=torch.long))
+
+
+def perturbations(
+    frame: pd.DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    stds: dict[str, float],
+    categories: dict[str, list[str]],
+    policy: RobustnessGatePolicy,
+) -> list[tuple[str, float, pd.DataFrame]]:
+    """(name, level, perturbed copy) for each black-box perturbation the inputs allow."""
+    rng = np.random.default_rng(policy.seed)
+    out: list[tuple[str, float, pd.DataFrame]] = []
+    if numeric:
+        for level in policy.noise_levels:
+            noisy = frame.copy()
+            for col in numeric:
+                noise = rng.normal(0.0, level * stds.get(col, 0.0), len(frame))
+                values = noisy[col].to_numpy(dtype=np.float64) + noise
+                if pd.api.types.is_integer_dtype(frame[col]):
+                    values = np.round(values).astype(frame[col].dtype)
+                noisy[col] = values
+            out.append(("gaussian_noise", level, noisy))
+    swappable = [c for c in categorical if len(categories.get(c, [])) > 1]
+    if swappable:
+        for rate in policy.category_swap_rates:
+            swapped = frame.copy()
+            for col in swappable:
+                hit = rng.random(len(frame)) < rate
+                choices = np.asarray(categories[col], dtype=object)
+                swapped.loc[hit, col] = rng.choice(choices, int(hit.sum()))
+            out.append(("category_swap", rate, swapped))
+    nullable = [c for c in frame.columns if c in categorical or pd.api.types.is_float_dtype(frame[c])]
+    if nullable:
+        for rate in policy.missing_rates:
+            holed = frame.copy()
+            for col in nullable:
+                hit = rng.random(len(frame)) < rate
+                holed[col] = holed[col].astype(object) if col in categorical else holed[col]
+                holed.loc[hit, col] = None if col in categorical else np.nan
+            out.append(("missing_values", rate, holed))
+    return out
+
+
+def black_box(
+    predict: Callable[[pd.DataFrame], NDArray],
+    frame: pd.DataFrame,
+    y: NDArray,
+    threshold: float,
+    perturbed: list[tuple[str, float, pd.DataFrame]],
+) -> tuple[float, list[dict]]:
+    """Clean accuracy and, per perturbation, accuracy and the share of flipped predictions."""
+    base = predict(frame) >= threshold
+    clean = float(np.mean(base == y.astype(bool)))
+    rows = []
+    for name, level, data in perturbed:
+        try:
+            pred = predict(data) >= threshold
+        except Exception as exc:  # a model that cannot take the perturbation is a finding, not a crash
+            rows.append(
+                {
+                    "perturbation": name,
+                    "level": level,
+                    "accuracy": None,
+                    "flip_rate": None,
+                    "error": f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",
+                }
+            )
+            continue
+        rows.append(
+            {
+                "perturbation": name,
+                "level": level,
+                "accuracy": float(np.mean(pred == y.astype(bool))),
+                "flip_rate": float(np.mean(pred != base)),
+            }
+        )
+    return clean, rows
+
+
+def judge(candidate: RobustnessProfile, champion: RobustnessProfile | None, policy: RobustnessGatePolicy) -> GateResult:
+    """Floors per epsilon, the drop from clean accuracy, the champion comparison, and flip rates."""
+    try:
+        return _judge(candidate, champion, policy)
+    except Exception as exc:  # a gate reports, never raises
+        return errored(GATE, exc, blocking=policy.blocking)
+
+
+def _judge(cand: RobustnessProfile, champ: RobustnessProfile | None, policy: RobustnessGatePolicy) -> GateResult:
+    failures: list[str] = []
+    measurements: list[Measurement] = []
+    floors = {str(k): v for k, v in policy.min_robust_accuracy.items()}
+    for attack, by_eps in cand.white_box.items():
+        for eps, acc in by_eps.items():
+            notes, ok = [], True
+            floor = floors.get(eps) if attack != "pgd_l2" else None
+            if floor is not None and acc < floor:
+                ok = False
+                notes.append(f"below floor {floor}")
+            drop = cand.clean_accuracy - acc
+            if policy.max_drop is not None and drop > policy.max_drop:
+                ok = False
+                notes.append(f"drop {drop:.3f} > max_drop {policy.max_drop}")
+            champ_acc = None
+            if champ is not None and attack in champ.white_box and eps in champ.white_box[attack]:
+                champ_acc = champ.white_box[attack][eps]
+                if policy.max_worse_than_champion is not None and champ_acc - acc > policy.max_worse_than_champion:
+                    ok = False
+                    notes.append(
+                        f"{champ_acc - acc:.3f} worse than the champion (max {policy.max_worse_than_champion})"
+                    )
+            if not ok:
+                failures.append(f"{attack} eps={eps}: robust accuracy {acc:.3f}: {'; '.join(notes)}")
+            measurements.append(
+                Measurement(
+                    name=f"{attack}@{eps}",
+                    value=acc,
+                    threshold=floor,
+                    champion_value=champ_acc,
+                    difference=None if champ_acc is None else acc - champ_acc,
+                    passed=ok,
+                    note="; ".join(notes),
+                )
+            )
+    champ_bb = {(r["perturbation"], r["level"]): r for r in (champ.black_box if champ else [])}
+    for row in cand.black_box:
+        name = f"{row['perturbation']}@{row['level']}"
+        if row.get("error"):
+            failures.append(f"{name}: the model failed on the perturbed rows: {row['error']}")
+            measurements.append(Measurement(name=name, value=None, passed=False, note=row["error"]))
+            continue
+        notes, ok = [], True
+        if policy.max_flip_rate is not None and row["flip_rate"] > policy.max_flip_rate:
+            ok = False
+            notes.append(f"flip rate {row['flip_rate']:.3f} > {policy.max_flip_rate}")
+        drop = cand.clean_accuracy - row["accuracy"]
+        if policy.max_drop is not None and drop > policy.max_drop:
+            ok = False
+            notes.append(f"drop {drop:.3f} > max_drop {policy.max_drop}")
+        other = champ_bb.get((row["perturbation"], row["level"]))
+        champ_acc = other["accuracy"] if other and other.get("accuracy") is not None else None
+        if champ_acc is not None and policy.max_worse_than_champion is not None:
+            if champ_acc - row["accuracy"] > policy.max_worse_than_champion:
+                ok = False
+                notes.append(f"{champ_acc - row['accuracy']:.3f} worse than the champion")
+        if not ok:
+            failures.append(f"{name}: {'; '.join(notes)}")
+        measurements.append(
+            Measurement(
+                name=name,
+                value=row["accuracy"],
+                champion_value=champ_acc,
+                passed=ok,
+                note=f"flip rate {row['flip_rate']:.3f}" + (f"; {'; '.join(notes)}" if notes else ""),
+            )
+        )
+    details = {"candidate": cand.to_dict(), "champion": champ.to_dict() if champ else None, "failures": failures}
+    if not measurements:
+        return GateResult(
+            gate=GATE,
+            status=GateStatus.SKIPPED,
+            blocking=policy.blocking,
+            summary=f"nothing to attack or perturb: {cand.white_box_note}",
+            details=details,
+        )
+    where = "" if not cand.white_box_note else f" ({cand.white_box_note})"
+    if failures:
+        status = GateStatus.FAILED if policy.blocking else GateStatus.WARNED
+        summary = f"{len(failures)} robustness check(s) failed: {failures[0]}{where}."
+    else:
+        status = GateStatus.PASSED
+        summary = f"All {len(measurements)} robustness checks pass (clean accuracy {cand.clean_accuracy:.3f}){where}."
+    return GateResult(
+        gate=GATE,
+        status=status,
+        blocking=policy.blocking,
+        summary=summary,
+        measurements=tuple(measurements),
+        details=details,
+    )
