@@ -30,8 +30,8 @@ def plain_promotion(model: str, version: str, policy_path: str) -> str:
     policy = policy_for(policy_path, model)
     versions = find_versions(policy, version)
     frame = read_eval_frame(resolve_data_path(policy_path, policy.eval_data.path), policy.eval_data)
-    candidate = load_version(versions.candidate)
-    champion = load_version(versions.champion)
+    candidate = load_version(versions.candidate, policy.tensor_input_columns)
+    champion = load_version(versions.champion, policy.tensor_input_columns)
     for m in (candidate, champion):
         check_eval_frame(frame, m.columns, policy.eval_data, "eval")
     y = labels(frame, policy.eval_data).to_numpy()

@@ -59,8 +59,8 @@ def promote_version(
     data = load_eval_data(policy, policy_file, eval_data)
     reference = load_reference(policy, policy_file)
     extra = extra_expectations(policy, policy_file)
-    candidate = load_model(versions.candidate)
-    champion = load_model(versions.champion) if versions.champion else None
+    candidate = load_model(versions.candidate, policy)
+    champion = load_model(versions.champion, policy) if versions.champion else None
     data = check_eval_data(data, [m for m in (candidate, champion) if m is not None], reference, policy)
     run_id = str(flow_run.id) if flow_run.id else None
     out_dir = evidence_root() / "attempts" / policy.model_name / f"v{versions.candidate.version}" / (run_id or "local")

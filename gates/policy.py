@@ -331,6 +331,12 @@ class PromotionPolicy(StrictModel):
         None, description="Training reference for learned expectations and drift (optional)."
     )
     model_output: ModelOutputSpec = Field(default_factory=ModelOutputSpec, description="How to read model scores.")
+    tensor_input_columns: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="For models whose signature is one unnamed tensor (e.g. torch pt2): the eval columns, "
+        "in order, that form it (cast to float32).",
+    )
     gates: GatesPolicy = Field(default_factory=GatesPolicy, description="Gate settings.")
 
     @model_validator(mode="after")

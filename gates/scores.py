@@ -25,9 +25,13 @@ def positive_scores(output: Any, spec: ModelOutputSpec, rows: int) -> NDArray[np
         column = spec.column or next((c for c in SCORE_COLUMNS if c in output.columns), None)
         if column is None and output.shape[1] == 1:
             column = output.columns[0]
-        if column is None or column not in output.columns:
+        numeric_block = all(pd.api.types.is_numeric_dtype(t) for t in output.dtypes)
+        if column is None and spec.column is None and output.shape[1] > 1 and numeric_block:
+            values = output.to_numpy()  # per-class columns, e.g. a torch model's logits
+        elif column is None or column not in output.columns:
             raise ValueError(f"predict() returned columns {list(output.columns)}; set model_output.column")
-        values = output[column].to_numpy()
+        else:
+            values = output[column].to_numpy()
     elif isinstance(output, pd.Series):
         values = output.to_numpy()
     elif isinstance(output, dict):

@@ -30,6 +30,20 @@ class LoadedModel:
     model: PyFuncModel
     digest: str
     columns: list[ColumnSpec] = field(default_factory=list)
+    tensor_input: bool = False
+
+    def predict(self, frame: pd.DataFrame) -> Any:
+        """predict() on the model's input columns: a DataFrame, or a float32 array for tensor signatures."""
+        names = [c.name for c in self.columns]
+        if self.tensor_input:
+            return self.model.predict(frame[names].to_numpy(np.float32, copy=True))
+        rows = frame[names].copy()
+        for col in self.columns:  # files carry 64-bit numbers; 32-bit signatures need a cast MLflow won't make
+            if col.type == "float" and rows[col.name].dtype != np.float32:
+                rows[col.name] = rows[col.name].astype(np.float32)
+            elif col.type == "integer" and rows[col.name].dtype != np.int32 and not rows[col.name].isna().any():
+                rows[col.name] = rows[col.name].astype(np.int32)
+        return self.model.predict(rows)
 
 
 def directory_sha256(root: Path) -> str:
@@ -41,34 +55,41 @@ def directory_sha256(root: Path) -> str:
     return digest.hexdigest()
 
 
-def input_columns(model: PyFuncModel) -> list[ColumnSpec]:
-    """Named input columns from the model's signature; BadInputError when it has none."""
-    return schema_columns(model.metadata.get_input_schema())
-
-
-def registered_input_columns(ref: VersionRef) -> list[ColumnSpec]:
+def registered_input_columns(ref: VersionRef, tensor_columns: list[str] | None = None) -> list[ColumnSpec]:
     """Input columns read from the version's MLmodel file alone (no model load)."""
     try:
         info = mlflow.models.get_model_info(ref.uri)
     except Exception as exc:
         raise BadInputError(f"{ref.uri} has no readable MLmodel: {type(exc).__name__}: {exc}") from None
-    return schema_columns(info.signature.inputs if info.signature else None)
+    return schema_columns(info.signature.inputs if info.signature else None, tensor_columns)[0]
 
 
-def schema_columns(schema: Any) -> list[ColumnSpec]:
-    """ColumnSpecs from an MLflow input Schema; BadInputError when it is missing or unnamed."""
+def schema_columns(schema: Any, tensor_columns: list[str] | None = None) -> tuple[list[ColumnSpec], bool]:
+    """ColumnSpecs from an MLflow input Schema, and whether it is one tensor; BadInputError when unusable.
+
+    A single-tensor signature (e.g. a pt2 torch model) takes the policy's tensor_input_columns, in order.
+    """
     if schema is None:
         raise BadInputError("the model version has no signature; log it with an input signature")
     if not schema.has_input_names():
-        raise BadInputError("the model signature has unnamed (tensor) inputs; log it with named columns")
+        if not tensor_columns:
+            raise BadInputError(
+                "the model signature is an unnamed tensor; name its columns with tensor_input_columns in the policy"
+            )
+        shape = tuple(getattr(schema.inputs[0], "shape", ()) or ())
+        if len(schema.inputs) != 1 or len(shape) != 2 or shape[1] not in (-1, len(tensor_columns)):
+            raise BadInputError(
+                f"the model's tensor input has shape {shape}; tensor_input_columns names {len(tensor_columns)} columns"
+            )
+        return [ColumnSpec(name=c, type="double") for c in tensor_columns], True
     specs = []
     for col in schema.inputs:
         type_name = getattr(getattr(col, "type", None), "name", None) or str(getattr(col, "type", "any"))
         specs.append(ColumnSpec(name=col.name, type=str(type_name), required=bool(getattr(col, "required", True))))
-    return specs
+    return specs, False
 
 
-def load_version(ref: VersionRef) -> LoadedModel:
+def load_version(ref: VersionRef, tensor_columns: list[str] | None = None) -> LoadedModel:
     """Download the version's artifacts, hash them, and load them as pyfunc."""
     with tempfile.TemporaryDirectory(prefix="modelgate-") as tmp:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=ref.uri, dst_path=tmp))
@@ -77,7 +98,8 @@ def load_version(ref: VersionRef) -> LoadedModel:
             model = mlflow.pyfunc.load_model(str(local))
         except Exception as exc:
             raise BadInputError(f"{ref.uri} cannot be loaded as pyfunc: {type(exc).__name__}: {exc}") from None
-    return LoadedModel(ref=ref, model=model, digest=digest, columns=input_columns(model))
+    columns, tensor = schema_columns(model.metadata.get_input_schema(), tensor_columns)
+    return LoadedModel(ref=ref, model=model, digest=digest, columns=columns, tensor_input=tensor)
 
 
 @dataclass(frozen=True)
@@ -92,10 +114,9 @@ class Scores:
 
 def score(loaded: LoadedModel, frame: pd.DataFrame, spec: ModelOutputSpec) -> Scores:
     """Predict on the model's input columns; any failure becomes Scores.error, never an exception."""
-    names = [c.name for c in loaded.columns if c.name in frame.columns]
     start = time.perf_counter()
     try:
-        output: Any = loaded.model.predict(frame[names].copy())
+        output: Any = loaded.predict(frame)
         values = positive_scores(output, spec, len(frame))
     except Exception as exc:  # the model's own failure is evidence, not a crash
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

@@ -86,7 +86,7 @@ def preflight(policy_path: str, model: str, version: str, eval_data: str | None 
     extra_expectations(policy, policy_path)
     for ref in (versions.candidate, versions.champion):
         if ref is not None:
-            columns = registered_input_columns(ref)
+            columns = registered_input_columns(ref, policy.tensor_input_columns)
             check_eval_frame(frame, columns, policy.eval_data, f"{path} for v{ref.version}")
             check_gate_inputs(policy, frame, reference, columns)
     return policy
@@ -113,9 +113,9 @@ def load_eval_data(policy: PromotionPolicy, policy_path: str, override: str | No
 
 
 @task(name="load-model", cache_policy=NO_CACHE)
-def load_model(ref: registry.VersionRef) -> LoadedModel:
+def load_model(ref: registry.VersionRef, policy: PromotionPolicy) -> LoadedModel:
     """Download, hash and load one version as pyfunc."""
-    return load_version(ref)
+    return load_version(ref, policy.tensor_input_columns)
 
 
 @task(name="check-eval-data", cache_policy=NO_CACHE)

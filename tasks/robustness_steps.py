@@ -83,7 +83,7 @@ def profile(
     categorical = [c.name for c in loaded.columns if c.type == "string"]
 
     def predict(df: pd.DataFrame) -> np.ndarray:
-        return positive_scores(loaded.model.predict(df[names].copy()), policy.model_output, len(df))
+        return positive_scores(loaded.predict(df), policy.model_output, len(df))
 
     stds = {c: float(reference[c].std()) for c in numeric if c in reference}
     categories = {c: sorted(reference[c].dropna().astype(str).unique().tolist()) for c in categorical if c in reference}

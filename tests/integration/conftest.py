@@ -20,7 +20,7 @@ DEMO_POLICY = ROOT / "configs" / "policies" / f"{MODEL}.yaml"
 
 @dataclass
 class Registry:
-    """A per-test MLflow (SQLite in tmp_path) holding the demo's v1 baseline, v2 biased, v3 brittle, v4 full, v5 worse."""
+    """A per-test MLflow (SQLite in tmp_path) with the demo's versions (constants above)."""
 
     uri: str
     db: Path

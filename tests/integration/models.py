@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mlflow
 import mlflow.pyfunc
+import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
@@ -48,6 +49,95 @@ def log_sklearn_model(name: str, frame: pd.DataFrame, features: list[str], targe
             signature=infer_signature(example, model.predict(example)),
             input_example=example,
             pip_requirements=["scikit-learn"],
+            registered_model_name=name,
+        )
+    return str(info.registered_model_version)
+
+
+def log_torch_model(name: str, frame: pd.DataFrame, features: list[str], target: str, fmt: str) -> str:
+    """A small torch MLP logged with the pytorch flavour: pt2 (tensor signature) or pickle (named columns)."""
+    import mlflow.pytorch
+    import torch
+
+    torch.manual_seed(0)
+    x = torch.from_numpy(frame[features].to_numpy("float32", copy=True))
+    y = torch.from_numpy(frame[target].to_numpy("int64", copy=True))
+    net = torch.nn.Sequential(torch.nn.Linear(len(features), 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    opt = torch.optim.Adam(net.parameters(), lr=0.02)
+    for _ in range(150):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+    net.eval()
+    logits = net(x[:5]).detach().numpy()
+    if fmt == "pt2":
+        example = x[:5].numpy()
+        signature = infer_signature(example, logits)
+    else:
+        example = frame[features].head(5).astype("float32")
+        signature = infer_signature(example, logits)
+    with mlflow.start_run():
+        info = mlflow.pytorch.log_model(
+            net,
+            name="model",
+            signature=signature,
+            input_example=example,
+            serialization_format=fmt,
+            pip_requirements=["torch==2.13.0"],
+            registered_model_name=name,
+        )
+    return str(info.registered_model_version)
+
+
+class FrozenTorchModel(mlflow.pyfunc.PythonModel):
+    """Offers a torch view whose forward pass cuts the gradient (as a model compiled for inference might)."""
+
+    def load_context(self, context):
+        import torch
+
+        torch.manual_seed(0)
+        self.net = torch.nn.Linear(3, 2)
+
+    def torch_module(self):
+        import torch
+
+        def forward(x):
+            with torch.no_grad():
+                return self.net(x)
+
+        return forward
+
+    def encode(self, frame: pd.DataFrame):
+        import torch
+
+        return torch.from_numpy(frame[["a", "b", "c"]].to_numpy("float32", copy=True))
+
+    def continuous_columns(self):
+        return [0, 1, 2]
+
+    def predict(self, context, model_input: pd.DataFrame, params=None):
+        import torch
+
+        with torch.no_grad():
+            logits = self.net(self.encode(model_input))
+        return torch.softmax(logits, 1)[:, 1].numpy()
+
+
+class CategoryModel(mlflow.pyfunc.PythonModel):
+    """Takes only string columns: scores 0.9 when colour is red."""
+
+    def predict(self, context, model_input: pd.DataFrame, params=None):
+        return (model_input["colour"].astype(str) == "red").astype(float).to_numpy() * 0.8 + 0.1
+
+
+def log_python_model(name: str, model: mlflow.pyfunc.PythonModel, example: pd.DataFrame) -> str:
+    with mlflow.start_run():
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=model,
+            signature=infer_signature(example, model_output=np.zeros(len(example))),
+            input_example=example,
+            pip_requirements=["torch==2.13.0"],
             registered_model_name=name,
         )
     return str(info.registered_model_version)

@@ -21,6 +21,7 @@ AUTO = ModelOutputSpec()
         (np.array([[0.0, 0.0], [0.0, np.log(3.0)]]), AUTO, [0.5, 0.75]),  # logits -> softmax
         (pd.DataFrame({"probability": [0.3, 0.6], "label": [0, 1]}), AUTO, [0.3, 0.6]),
         (pd.DataFrame({"p": [0.3, 0.6]}), AUTO, [0.3, 0.6]),
+        (pd.DataFrame({0: [0.0, 0.0], 1: [0.0, np.log(3.0)]}), AUTO, [0.5, 0.75]),  # per-class logit columns
         (np.array([0, 1]), ModelOutputSpec(kind="label"), [0.0, 1.0]),
         (np.array([0.0, 0.0]), ModelOutputSpec(kind="logits"), [0.5, 0.5]),
     ],
@@ -35,7 +36,7 @@ def test_positive_scores(output, spec, expected):
         (np.array([0.2]), AUTO, "1 rows for 2 inputs"),
         (np.array([1.5, 0.2]), AUTO, "outside \\[0, 1\\]"),
         (np.array(["a", "b"], dtype=object), AUTO, "non-numeric"),
-        (pd.DataFrame({"x": [1], "z": [2]}), AUTO, "set model_output.column"),
+        (pd.DataFrame({"x": ["a", "b"], "z": [2, 3]}), AUTO, "set model_output.column"),
         (np.array([0.5, 0.2]), ModelOutputSpec(kind="label"), "other than 0 and 1"),
     ],
 )

@@ -1,0 +1,87 @@
+"""Judging robustness profiles, and the black-box perturbations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from gates.policy import RobustnessGatePolicy
+from gates.result import GateStatus
+from gates.robustness import RobustnessProfile, black_box, judge, perturbations
+
+POLICY = RobustnessGatePolicy(
+    min_robust_accuracy={0.1: 0.7}, max_drop=0.1, max_worse_than_champion=0.03, max_flip_rate=0.2
+)
+
+
+def prof(clean=0.85, fgsm=0.8, flip=0.05, note="") -> RobustnessProfile:
+    return RobustnessProfile(
+        clean_accuracy=clean,
+        white_box={"fgsm": {"0.1": fgsm}} if fgsm is not None else {},
+        white_box_note=note,
+        black_box=[{"perturbation": "gaussian_noise", "level": 0.1, "accuracy": clean - 0.02, "flip_rate": flip}],
+    )
+
+
+def test_passes_when_every_check_holds():
+    assert judge(prof(), prof(fgsm=0.81), POLICY).status is GateStatus.PASSED
+
+
+def test_floor_drop_champion_and_flip_rate_each_fail():
+    assert "below floor 0.7" in judge(prof(fgsm=0.69, clean=0.75), None, POLICY).summary
+    assert "drop 0.150 > max_drop 0.1" in judge(prof(fgsm=0.70), None, POLICY).summary
+    assert "worse than the champion" in judge(prof(fgsm=0.78), prof(fgsm=0.82), POLICY).summary
+    assert "flip rate 0.300 > 0.2" in judge(prof(flip=0.3), None, POLICY).summary
+    non_blocking = POLICY.model_copy(update={"blocking": False})
+    assert judge(prof(flip=0.3), None, non_blocking).status is GateStatus.WARNED
+
+
+def test_black_box_only_says_why():
+    result = judge(prof(fgsm=None, note="the model exposes no torch module"), None, POLICY)
+    assert result.status is GateStatus.PASSED and "no torch module" in result.summary
+
+
+def test_perturbations_and_flip_rates():
+    frame = pd.DataFrame({"a": np.arange(100, dtype=float), "n": np.arange(100), "c": ["x", "y"] * 50})
+    out = perturbations(frame, ["a", "n"], ["c"], {"a": 10.0, "n": 10.0}, {"c": ["x", "y", "z"]}, POLICY)
+    names = [(n, lvl) for n, lvl, _ in out]
+    assert names == [
+        ("gaussian_noise", 0.1),
+        ("gaussian_noise", 0.3),
+        ("category_swap", 0.05),
+        ("missing_values", 0.05),
+    ]
+    noisy = out[1][2]
+    assert noisy["n"].dtype == frame["n"].dtype and not noisy["a"].equals(frame["a"])
+    assert noisy["c"].equals(frame["c"])
+    holed = out[3][2]
+    assert holed["a"].isna().any() and holed["c"].isna().any() and not holed["n"].isna().any()
+
+    def predict(df: pd.DataFrame) -> np.ndarray:
+        return (df["a"].fillna(0) > 49.5).to_numpy(float)
+
+    y = (frame["a"] > 49.5).to_numpy(int)
+    clean, rows = black_box(predict, frame, y, 0.5, out)
+    assert clean == 1.0 and 0 < rows[0]["flip_rate"] and 0 < rows[1]["flip_rate"] < 0.5
+
+
+def test_model_failing_on_perturbed_rows_is_a_failed_check():
+    frame = pd.DataFrame({"a": np.arange(10, dtype=float)})
+
+    def predict(df: pd.DataFrame) -> np.ndarray:
+        if df["a"].isna().any():
+            raise ValueError("NaN in input")
+        return np.zeros(len(df))
+
+    clean, rows = black_box(predict, frame, np.zeros(10, int), 0.5, [("missing_values", 0.5, frame.assign(a=np.nan))])
+    result = judge(RobustnessProfile(clean_accuracy=clean, black_box=rows), None, POLICY)
+    assert result.status is GateStatus.FAILED and "ValueError: NaN in input" in result.summary
+
+
+def test_empty_or_negative_epsilons_are_rejected_by_the_policy():
+    import pytest
+    from pydantic import ValidationError
+
+    for bad in ([], [-0.1], [0.0]):
+        with pytest.raises(ValidationError):
+            RobustnessGatePolicy(epsilons=bad)
