@@ -21,7 +21,14 @@ from uuid import UUID
 
 from modelgate.environment import configure
 
-GATE_TASKS = ["data-validation-gate", "drift-gate", "bias-gate", "evaluation-gate", "classification-reports"]
+GATE_TASKS = [
+    "data-validation-gate",
+    "drift-gate",
+    "bias-gate",
+    "evaluation-gate",
+    "robustness-gate",
+    "classification-reports",
+]
 
 
 def task_seconds(flow_run_id: str) -> dict[str, float]:

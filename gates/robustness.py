@@ -81,8 +81,13 @@ def perturbations(
     stds: dict[str, float],
     categories: dict[str, list[str]],
     policy: RobustnessGatePolicy,
+    nullable_numeric: tuple[str, ...] | list[str] = (),
 ) -> list[tuple[str, float, pd.DataFrame]]:
-    """(name, level, perturbed copy) for each black-box perturbation the inputs allow."""
+    """(name, level, perturbed copy) for each black-box perturbation the inputs allow.
+
+    Missing values go into categorical columns and into the numeric columns declared nullable (the
+    data validation's allow_nulls): a model is not faulted for rejecting nulls its data may not hold.
+    """
     rng = np.random.default_rng(policy.seed)
     out: list[tuple[str, float, pd.DataFrame]] = []
     if numeric:
@@ -104,13 +109,13 @@ def perturbations(
                 choices = np.asarray(categories[col], dtype=object)
                 swapped.loc[hit, col] = rng.choice(choices, int(hit.sum()))
             out.append(("category_swap", rate, swapped))
-    nullable = [c for c in frame.columns if c in categorical or pd.api.types.is_float_dtype(frame[c])]
+    nullable = [c for c in frame.columns if c in categorical or c in nullable_numeric]
     if nullable:
         for rate in policy.missing_rates:
             holed = frame.copy()
             for col in nullable:
                 hit = rng.random(len(frame)) < rate
-                holed[col] = holed[col].astype(object) if col in categorical else holed[col]
+                holed[col] = holed[col].astype(object) if col in categorical else holed[col].astype("float64")
                 holed.loc[hit, col] = None if col in categorical else np.nan
             out.append(("missing_values", rate, holed))
     return out

@@ -87,7 +87,8 @@ def profile(
 
     stds = {c: float(reference[c].std()) for c in numeric if c in reference}
     categories = {c: sorted(reference[c].dropna().astype(str).unique().tolist()) for c in categorical if c in reference}
-    perturbed = robustness.perturbations(frame[names], numeric, categorical, stds, categories, gate)
+    nullable = [c for c in numeric if c in policy.gates.data_validation.allow_nulls]
+    perturbed = robustness.perturbations(frame[names], numeric, categorical, stds, categories, gate, nullable)
     clean, black = robustness.black_box(predict, frame[names], y, threshold, perturbed)
     space, note = torch_view(loaded, frame[names], reference[names])
     white: dict[str, dict[str, float]] = {}

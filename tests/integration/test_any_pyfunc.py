@@ -43,7 +43,7 @@ def test_sklearn_labels_and_parquet(registry, synthetic):
     first = promote_version("synthetic-lr", weak, policy)
     assert first.outcome is Outcome.REJECTED  # fails the absolute accuracy threshold
     second = promote_version("synthetic-lr", strong, policy)
-    assert second.outcome is Outcome.PROMOTED
+    assert second.outcome is Outcome.PROMOTED, second.decision.reasons
     assert second.champion_before is None and second.champion_after == strong
 
 

@@ -43,7 +43,7 @@ def test_black_box_only_says_why():
 
 def test_perturbations_and_flip_rates():
     frame = pd.DataFrame({"a": np.arange(100, dtype=float), "n": np.arange(100), "c": ["x", "y"] * 50})
-    out = perturbations(frame, ["a", "n"], ["c"], {"a": 10.0, "n": 10.0}, {"c": ["x", "y", "z"]}, POLICY)
+    out = perturbations(frame, ["a", "n"], ["c"], {"a": 10.0, "n": 10.0}, {"c": ["x", "y", "z"]}, POLICY, ["a"])
     names = [(n, lvl) for n, lvl, _ in out]
     assert names == [
         ("gaussian_noise", 0.1),
