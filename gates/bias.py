@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from gates.bootstrap import resample_weights
 from gates.policy import BIAS_HIGHER_IS_BETTER, BiasGatePolicy, BiasRule
-from gates.result import GateResult, GateStatus, Measurement, errored, skipped
+from gates.result import GateResult, GateStatus, Measurement, errored, failure_status, skipped
 
 GATE = "bias"
 STATS = ("count", "selected", "positives", "true_positives", "false_positives", "correct")
@@ -251,7 +251,7 @@ def _audit(frame: pd.DataFrame, y: NDArray, cand: NDArray, champ: NDArray | None
         )
     treat_inconclusive_as_failure = policy.inconclusive == "fail" and inconclusive
     if failures or treat_inconclusive_as_failure:
-        status = GateStatus.FAILED if policy.blocking else GateStatus.WARNED
+        status = failure_status(policy.blocking)
         first = (failures or inconclusive)[0]
         count = len(failures) + (len(inconclusive) if treat_inconclusive_as_failure else 0)
         summary = f"{count} fairness check(s) failed: {first}."

@@ -13,7 +13,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from gates.policy import DataValidationGatePolicy
-from gates.result import GateResult, GateStatus, Measurement, errored
+from gates.result import GateResult, Measurement, errored, finish
 from gates.schema_check import ColumnSpec
 
 GATE = "data_validation"
@@ -198,13 +198,12 @@ def _validate(
         sample = f" (e.g. {first['examples'][:3]})" if first["examples"] else ""
         total = stats["evaluated_expectations"]
         summary = f"{len(failed)} of {total} expectations failed: {first['expectation']}{where}{sample}."
-    status = GateStatus.PASSED if ok else (GateStatus.FAILED if policy.blocking else GateStatus.WARNED)
-    return GateResult(
-        gate=GATE,
-        status=status,
+    return finish(
+        GATE,
+        ok=ok,
         blocking=policy.blocking,
         summary=summary,
-        measurements=tuple(measurements),
+        measurements=measurements,
         details={"statistics": dict(stats), "results": rows, "rows": len(frame)},
         report_files=report_files,
     )

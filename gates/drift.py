@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from pandas.api import types as ptypes
 
 from gates.policy import DriftGatePolicy
-from gates.result import GateResult, GateStatus, Measurement, errored
+from gates.result import GateResult, Measurement, errored, finish
 
 GATE = "drift"
 
@@ -107,13 +107,12 @@ def _detect(
     summary = (
         f"{len(drifted)} of {len(columns)} columns drifted{listing}: share {share:.2f} vs max {policy.max_drift_share}."
     )
-    status = GateStatus.PASSED if ok else (GateStatus.FAILED if policy.blocking else GateStatus.WARNED)
-    return GateResult(
-        gate=GATE,
-        status=status,
+    return finish(
+        GATE,
+        ok=ok,
         blocking=policy.blocking,
         summary=summary,
-        measurements=tuple(measurements),
+        measurements=measurements,
         details={"columns": per_column, "drifted": drifted, "share": share, "count": count},
         report_files=report_files,
     )

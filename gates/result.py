@@ -61,20 +61,23 @@ def finish(
     summary: str,
     measurements: list[Measurement],
     details: dict[str, Any] | None = None,
+    report_files: tuple[str, ...] = (),
 ) -> GateResult:
     """Build a result whose failure is `failed` when blocking and `warned` otherwise."""
-    if ok:
-        status = GateStatus.PASSED
-    else:
-        status = GateStatus.FAILED if blocking else GateStatus.WARNED
     return GateResult(
         gate=gate,
-        status=status,
+        status=GateStatus.PASSED if ok else failure_status(blocking),
         blocking=blocking,
         summary=summary,
         measurements=tuple(measurements),
         details=details or {},
+        report_files=report_files,
     )
+
+
+def failure_status(blocking: bool) -> GateStatus:
+    """`failed` for a blocking gate, `warned` otherwise."""
+    return GateStatus.FAILED if blocking else GateStatus.WARNED
 
 
 def errored(gate: str, error: BaseException | str, *, blocking: bool = True) -> GateResult:

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from gates.attacks import AttackSpace, clean_accuracy, robust_accuracy
 from gates.policy import RobustnessGatePolicy
-from gates.result import GateResult, GateStatus, Measurement, errored
+from gates.result import GateResult, GateStatus, Measurement, errored, failure_status
 
 GATE = "robustness"
 
@@ -244,7 +244,7 @@ def _judge(cand: RobustnessProfile, champ: RobustnessProfile | None, policy: Rob
         )
     where = "" if not cand.white_box_note else f" ({cand.white_box_note})"
     if failures:
-        status = GateStatus.FAILED if policy.blocking else GateStatus.WARNED
+        status = failure_status(policy.blocking)
         summary = f"{len(failures)} robustness check(s) failed: {failures[0]}{where}."
     else:
         status = GateStatus.PASSED
