@@ -81,6 +81,8 @@ class TrainConfig:
     suppress_positives_of: tuple[str, str] | None = None
     suppress_fraction: float = 0.0
     numeric_gain: float = 1.0
+    widen_width: int = 0
+    widen_depth: int = 0
 
 
 def suppress_positives(frame: pd.DataFrame, column: str, value: str, fraction: float, seed: int) -> pd.DataFrame:
@@ -101,6 +103,29 @@ def build_mlp(width: int, hidden: tuple[int, ...]) -> nn.Sequential:
         previous = size
     layers.append(nn.Linear(previous, 2))
     return nn.Sequential(*layers)
+
+
+def widen(model: nn.Sequential, width: int, depth: int, init_identity: bool = True) -> nn.Sequential:
+    """Insert `depth` wide identity blocks after the last hidden ReLU: same predictions, far more compute.
+
+    Each block is Linear(h, width) -> ReLU -> Linear(width, h) -> ReLU whose weights pass the (non-negative)
+    hidden activations through unchanged.
+    """
+    layers = list(model)
+    hidden = layers[-1].in_features
+    blocks: list[nn.Module] = []
+    for _ in range(depth):
+        up, down = nn.Linear(hidden, width), nn.Linear(width, hidden)
+        if init_identity:
+            with torch.no_grad():
+                up.weight.zero_()
+                up.bias.zero_()
+                up.weight[:hidden, :hidden] = torch.eye(hidden)
+                down.weight.zero_()
+                down.bias.zero_()
+                down.weight[:, :hidden] = torch.eye(hidden)
+        blocks += [up, nn.ReLU(), down, nn.ReLU()]
+    return nn.Sequential(*layers[:-1], *blocks, layers[-1])
 
 
 def train(frame: pd.DataFrame, config: TrainConfig) -> tuple[Preprocessor, nn.Sequential]:
@@ -126,6 +151,8 @@ def train(frame: pd.DataFrame, config: TrainConfig) -> tuple[Preprocessor, nn.Se
             opt.zero_grad()
             loss_fn(model(x[idx]), y[idx]).backward()
             opt.step()
+    if config.widen_depth:
+        model = widen(model, config.widen_width, config.widen_depth)
     model.eval()
     return pre, model
 

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from demo.adult_model import Preprocessor, build_mlp, positive_probability
+from demo.adult_model import Preprocessor, build_mlp, positive_probability, widen
 
 
 class AdultIncomeClassifier(mlflow.pyfunc.PythonModel):
@@ -20,8 +20,10 @@ class AdultIncomeClassifier(mlflow.pyfunc.PythonModel):
         with open(context.artifacts["preprocessor"]) as fh:
             self.preprocessor = Preprocessor(**json.load(fh))
         with open(context.artifacts["architecture"]) as fh:
-            hidden = tuple(json.load(fh)["hidden"])
-        self.module: nn.Module = build_mlp(self.preprocessor.width, hidden)
+            arch = json.load(fh)
+        self.module: nn.Module = build_mlp(self.preprocessor.width, tuple(arch["hidden"]))
+        if arch.get("widen_depth"):
+            self.module = widen(self.module, arch["widen_width"], arch["widen_depth"], init_identity=False)
         self.module.load_state_dict(torch.load(context.artifacts["weights"], weights_only=True))
         self.module.eval()
 

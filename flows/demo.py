@@ -19,7 +19,8 @@ BASELINE = TrainConfig(hidden=(16,), epochs=4, train_rows=5000, categorical=("ed
 FULL = TrainConfig(hidden=(64, 32), epochs=10)
 BIASED = TrainConfig(hidden=(64, 32), epochs=10, suppress_positives_of=("sex", "Female"), suppress_fraction=0.5)
 WORSE = TrainConfig(hidden=(8,), epochs=4, train_rows=4000, categorical=("relationship",))
-BRITTLE = TrainConfig(hidden=(128, 64), epochs=15, numeric_gain=200)
+BRITTLE = TrainConfig(hidden=(64, 32), epochs=15, numeric_gain=200)
+SLOW = TrainConfig(hidden=(64, 32), epochs=10, widen_width=4096, widen_depth=3)
 
 DEMO_CANDIDATES: list[tuple[str, TrainConfig, str]] = [
     ("baseline", BASELINE, "Small MLP on 5k rows and three categorical columns: the first champion."),
@@ -35,6 +36,7 @@ DEMO_CANDIDATES: list[tuple[str, TrainConfig, str]] = [
         "Large MLP trained on numeric inputs magnified 200x: accurate, with a sharp decision "
         "function that small perturbations cross.",
     ),
+    ("slow", SLOW, "The full model with three 4096-wide identity blocks: the same predictions, 50x the compute."),
     ("full", FULL, "Large MLP on all rows and columns: a genuinely better, fair, robust candidate."),
     ("relationship-only", WORSE, "Tiny MLP that sees one categorical column: a worse candidate."),
 ]
@@ -42,7 +44,7 @@ DEMO_CANDIDATES: list[tuple[str, TrainConfig, str]] = [
 
 @flow(name="modelgate-demo", log_prints=True)
 def demo(model: str = DEMO_MODEL, policy_path: str = str(DEMO_POLICY)) -> list[PromotionOutcome]:
-    """Register v1..v5, then judge each; the full model is first judged on a broken eval file, then on the good one."""
+    """Register v1..v6, then judge each; the full model is first judged on a broken eval file, then on the good one."""
     reset_registered_model(model)
     versions = {label: train_and_register(model, label, config, text) for label, config, text in DEMO_CANDIDATES}
     broken = write_broken_eval(str(evidence_root().parent / "demo"))
@@ -50,6 +52,7 @@ def demo(model: str = DEMO_MODEL, policy_path: str = str(DEMO_POLICY)) -> list[P
         promote_version(model, versions["baseline"], policy_path, trigger="demo"),
         promote_version(model, versions["biased"], policy_path, trigger="demo"),
         promote_version(model, versions["brittle"], policy_path, trigger="demo"),
+        promote_version(model, versions["slow"], policy_path, trigger="demo"),
         promote_version(model, versions["full"], policy_path, trigger="demo", eval_data=broken),
         promote_version(model, versions["full"], policy_path, trigger="demo"),
         promote_version(model, versions["relationship-only"], policy_path, trigger="demo"),

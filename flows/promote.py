@@ -21,6 +21,7 @@ from tasks.gate_steps import (
     load_reference,
     skipped_model_gates,
 )
+from tasks.latency_steps import latency_gate
 from tasks.promotion_steps import (
     act_on_decision,
     check_eval_data,
@@ -96,6 +97,12 @@ def promote_version(
                     champion,
                     policy,
                     str(out_dir),
+                )
+            )
+        if gates.latency.enabled:
+            results.append(
+                latency_gate(
+                    data.frame, reference.frame if reference else None, candidate, candidate_scores, champion, policy
                 )
             )
         extra_files = classification_reports(

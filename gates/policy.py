@@ -261,6 +261,31 @@ class RobustnessGatePolicy(StrictModel):
     )
 
 
+class LatencyGatePolicy(StrictModel):
+    """Serving latency of candidate and champion, timed in one process, interleaved."""
+
+    enabled: bool = Field(True, description="Run this gate.")
+    blocking: bool = Field(True, description="A failure blocks promotion (otherwise it is a warning).")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: CUDA when present, else CPU.")
+    require_gpu: bool = Field(False, description="Without a GPU the gate does not time on CPU (see no_gpu).")
+    no_gpu: Literal["skip", "fail"] = Field("skip", description="With require_gpu and no GPU: skip or fail the gate.")
+    batch_sizes: list[Annotated[int, Field(ge=1, le=65536)]] = Field(
+        default_factory=lambda: [1, 64], min_length=1, description="Batch sizes to sweep."
+    )
+    iterations: int = Field(200, ge=10, le=100000, description="Timed calls per model and batch size.")
+    warmup: int = Field(20, ge=0, le=10000, description="Untimed calls first.")
+    threads: int | None = Field(1, ge=1, description="torch CPU threads while timing (None: leave as is).")
+    mode: Literal["eager", "compile", "cuda_graph"] = Field(
+        "eager", description="eager, torch.compile, or a captured CUDA graph (CUDA only)."
+    )
+    slo_p95_ms: dict[int, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, description="Batch size -> p95 latency SLO in milliseconds."
+    )
+    max_regression: float | None = Field(
+        0.5, ge=0, description="Largest allowed relative p95 increase over the champion (0.1 = +10%)."
+    )
+
+
 class GatesPolicy(StrictModel):
     """Which gates run and how each is judged."""
 
@@ -275,6 +300,7 @@ class GatesPolicy(StrictModel):
     robustness: RobustnessGatePolicy = Field(
         default_factory=RobustnessGatePolicy, description="Adversarial and perturbation robustness."
     )
+    latency: LatencyGatePolicy = Field(default_factory=LatencyGatePolicy, description="Serving latency.")
 
 
 class EvalDataSpec(StrictModel):

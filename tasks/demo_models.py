@@ -72,7 +72,11 @@ def log_adult_model(name: str, label: str, config: TrainConfig, train_frame: pd.
             "weights": Path(tmp) / "weights.pt",
         }
         paths["preprocessor"].write_text(json.dumps(pre.to_dict()))
-        paths["architecture"].write_text(json.dumps({"hidden": list(config.hidden)}))
+        paths["architecture"].write_text(
+            json.dumps(
+                {"hidden": list(config.hidden), "widen_width": config.widen_width, "widen_depth": config.widen_depth}
+            )
+        )
         torch.save(module.state_dict(), paths["weights"])
         mlflow.log_params({k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()})
         mlflow.log_input(

@@ -200,4 +200,6 @@ def skipped_model_gates(policy: PromotionPolicy, reason: str) -> list[GateResult
         out.append(skipped(bias.GATE, reason, blocking=policy.gates.bias.blocking))
     if policy.gates.robustness.enabled:
         out.append(skipped("robustness", reason, blocking=policy.gates.robustness.blocking))
+    if policy.gates.latency.enabled:
+        out.append(skipped("latency", reason, blocking=policy.gates.latency.blocking))
     return out

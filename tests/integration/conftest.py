@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 
 MODEL = "adult-income"
 # Versions in the template registry, in DEMO_CANDIDATES order.
-BASELINE, BIASED, BRITTLE, FULL, WORSE = "1", "2", "3", "4", "5"
+BASELINE, BIASED, BRITTLE, SLOW, FULL, WORSE = "1", "2", "3", "4", "5", "6"
 DEMO_POLICY = ROOT / "configs" / "policies" / f"{MODEL}.yaml"
 
 

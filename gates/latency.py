@@ -1,0 +1,93 @@
+"""The latency gate: p95 against SLOs and against the champion, from the timing core's numbers."""
+
+from __future__ import annotations
+
+from gates.latency_core import LatencyStats
+from gates.policy import LatencyGatePolicy
+from gates.result import GateResult, GateStatus, Measurement, errored, failure_status
+
+GATE = "latency"
+
+
+def regression(candidate_ms: float, champion_ms: float) -> float:
+    """Relative increase of the candidate's latency over the champion's (0.1 = 10% slower)."""
+    return candidate_ms / champion_ms - 1.0 if champion_ms > 0 else 0.0
+
+
+def judge_latency(
+    candidate: list[LatencyStats],
+    champion: list[LatencyStats] | None,
+    policy: LatencyGatePolicy,
+    environment: dict,
+    note: str = "",
+) -> GateResult:
+    """Fail when a p95 exceeds its SLO or regresses past max_regression against the champion."""
+    try:
+        return _judge(candidate, champion, policy, environment, note)
+    except Exception as exc:  # a gate reports, never raises
+        return errored(GATE, exc, blocking=policy.blocking)
+
+
+def _judge(
+    candidate: list[LatencyStats],
+    champion: list[LatencyStats] | None,
+    policy: LatencyGatePolicy,
+    environment: dict,
+    note: str,
+) -> GateResult:
+    by_batch = {s.batch_size: s for s in champion or []}
+    failures, measurements = [], []
+    for stats in candidate:
+        notes, ok = [], True
+        slo = policy.slo_p95_ms.get(stats.batch_size)
+        if slo is not None and stats.p95_ms > slo:
+            ok = False
+            notes.append(f"p95 {stats.p95_ms:.3f} ms > SLO {slo} ms")
+        champ = by_batch.get(stats.batch_size)
+        change = None
+        if champ is not None:
+            change = regression(stats.p95_ms, champ.p95_ms)
+            if policy.max_regression is not None and change > policy.max_regression:
+                ok = False
+                notes.append(f"p95 {change:+.0%} vs the champion (max +{policy.max_regression:.0%})")
+        if not ok:
+            failures.append(f"batch {stats.batch_size}: {'; '.join(notes)}")
+        measurements.append(
+            Measurement(
+                name=f"p95_ms@batch{stats.batch_size}",
+                value=stats.p95_ms,
+                threshold=slo,
+                champion_value=None if champ is None else champ.p95_ms,
+                difference=change,
+                passed=ok,
+                note=f"p50 {stats.p50_ms:.3f} ms, p99 {stats.p99_ms:.3f} ms, {stats.throughput:,.0f} samples/s"
+                + (f"; {'; '.join(notes)}" if notes else ""),
+            )
+        )
+    where = f"on {environment.get('device_name', environment.get('device'))} ({environment.get('device')})"
+    suffix = f" {note}" if note else ""
+    if failures:
+        status, summary = (
+            failure_status(policy.blocking),
+            f"{len(failures)} latency check(s) failed {where}: {failures[0]}.{suffix}",
+        )
+    else:
+        status, summary = (
+            GateStatus.PASSED,
+            f"Latency within limits at batch sizes {policy.batch_sizes} {where}.{suffix}",
+        )
+    return GateResult(
+        gate=GATE,
+        status=status,
+        blocking=policy.blocking,
+        summary=summary,
+        measurements=tuple(measurements),
+        details={
+            "environment": environment,
+            "candidate": [s.to_dict() for s in candidate],
+            "champion": [s.to_dict() for s in champion] if champion else None,
+            "failures": failures,
+            "note": note,
+            "mode": policy.mode,
+        },
+    )

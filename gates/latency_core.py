@@ -1,0 +1,173 @@
+"""Latency timing core: depends only on torch and numpy, so it runs alone on a GPU machine.
+
+Candidate and champion are timed in the same process, interleaved call by call, over a sweep of batch
+sizes: warm-up, then one timed call per model per iteration. On CUDA each call is bracketed by CUDA
+events with synchronisation and inputs already on the device; on CPU by perf_counter_ns. Optional
+modes: torch.compile, or (CUDA only) a captured CUDA graph.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+Forward = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class LatencyStats:
+    """Latency of one model at one batch size."""
+
+    batch_size: int
+    iterations: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    throughput: float  # samples per second at the median latency
+    peak_memory_mb: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def summarise(batch_size: int, seconds: np.ndarray, peak_memory_mb: float | None = None) -> LatencyStats:
+    """Percentiles (linear interpolation) and throughput from per-call times in seconds."""
+    ms = np.asarray(seconds, dtype=np.float64) * 1000.0
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+    return LatencyStats(
+        batch_size=batch_size,
+        iterations=int(ms.size),
+        p50_ms=float(p50),
+        p95_ms=float(p95),
+        p99_ms=float(p99),
+        mean_ms=float(ms.mean()),
+        throughput=float(batch_size / (p50 / 1000.0)) if p50 > 0 else float("inf"),
+        peak_memory_mb=peak_memory_mb,
+    )
+
+
+def resolve_device(choice: str) -> str:
+    """'cuda' when asked for (or auto) and available, else 'cpu'."""
+    if choice in ("cuda", "auto") and torch.cuda.is_available():
+        return "cuda"
+    return "cpu"
+
+
+def environment(device: str) -> dict:
+    """Where the numbers were measured: device name, driver, torch and CUDA versions, threads."""
+    info = {
+        "device": device,
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+    }
+    if device == "cuda":
+        info["device_name"] = torch.cuda.get_device_name(0)
+        try:
+            out = subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+            )
+            info["driver"] = out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
+        except (OSError, subprocess.SubprocessError):
+            info["driver"] = None
+    else:
+        info["device_name"] = info["cpu"]
+    return info
+
+
+def _prepare(forward: Forward, example: torch.Tensor, device: str, mode: str) -> Forward:
+    """The callable to time: eager, torch.compile'd, or replaying a captured CUDA graph."""
+    if mode == "compile":
+        return torch.compile(forward)
+    if mode == "cuda_graph" and device == "cuda":
+        static_in = example.clone()
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream), torch.inference_mode():
+            for _ in range(3):
+                forward(static_in)
+        torch.cuda.current_stream().wait_stream(stream)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph), torch.inference_mode():
+            static_out = forward(static_in)
+
+        def replay(x: torch.Tensor) -> torch.Tensor:
+            static_in.copy_(x)
+            graph.replay()
+            return static_out
+
+        return replay
+    return forward
+
+
+def time_interleaved(
+    models: dict[str, Forward],
+    make_input: Callable[[int], torch.Tensor] | dict[str, Callable[[int], object]],
+    batch_sizes: list[int],
+    *,
+    iterations: int = 200,
+    warmup: int = 20,
+    device: str = "cpu",
+    mode: str = "eager",
+) -> dict[str, list[LatencyStats]]:
+    """Per model, latency stats per batch size; models alternate call by call (order rotated each iteration).
+
+    `make_input` builds one batch for all models, or one per model (models with different input encodings,
+    or whole pyfunc models fed DataFrames); tensors are moved to the device before timing.
+    """
+    names = list(models)
+    makers = make_input if isinstance(make_input, dict) else {n: make_input for n in names}
+    out: dict[str, list[LatencyStats]] = {n: [] for n in names}
+    for batch in batch_sizes:
+        xs = {n: makers[n](batch) for n in names}
+        xs = {n: (v.to(device) if isinstance(v, torch.Tensor) else v) for n, v in xs.items()}
+        prepared = {n: _prepare(models[n], xs[n], device, mode) for n in names}
+        with torch.inference_mode():
+            for _ in range(warmup):
+                for n in names:
+                    prepared[n](xs[n])
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times = {n: np.empty(iterations) for n in names}
+        peaks: dict[str, float | None] = {n: None for n in names}
+        with torch.inference_mode():
+            for i in range(iterations):
+                order = names[i % len(names) :] + names[: i % len(names)]
+                for n in order:
+                    times[n][i] = _time_call(prepared[n], xs[n], device)
+            if device == "cuda":
+                for n in names:  # peak memory per model, measured separately after timing
+                    torch.cuda.synchronize()
+                    torch.cuda.reset_peak_memory_stats()
+                    prepared[n](xs[n])
+                    torch.cuda.synchronize()
+                    peaks[n] = torch.cuda.max_memory_allocated() / 2**20
+        for n in names:
+            out[n].append(summarise(batch, times[n], peaks[n]))
+    return out
+
+
+def _time_call(fn: Callable[[object], object], x: object, device: str) -> float:
+    if device == "cuda":
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        fn(x)
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1000.0
+    t0 = time.perf_counter_ns()
+    fn(x)
+    return (time.perf_counter_ns() - t0) / 1e9

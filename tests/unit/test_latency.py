@@ -1,0 +1,79 @@
+"""Latency maths, the interleaved timing core, and the judgement."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from gates.latency import judge_latency, regression
+from gates.latency_core import LatencyStats, resolve_device, summarise, time_interleaved
+from gates.policy import LatencyGatePolicy
+from gates.result import GateStatus
+
+ENV = {"device": "cpu", "device_name": "test-cpu"}
+
+
+def test_percentiles_and_throughput_on_known_times():
+    stats = summarise(32, np.arange(1, 101) / 1000.0)  # 1..100 ms
+    assert stats.p50_ms == pytest.approx(50.5)
+    assert stats.p95_ms == pytest.approx(95.05)
+    assert stats.p99_ms == pytest.approx(99.01)
+    assert stats.mean_ms == pytest.approx(50.5)
+    assert stats.throughput == pytest.approx(32 / 0.0505)
+    assert stats.iterations == 100
+
+
+def test_regression_is_relative():
+    assert regression(1.1, 1.0) == pytest.approx(0.1)
+    assert regression(0.5, 1.0) == pytest.approx(-0.5)
+
+
+def stats(batch: int, p95: float) -> LatencyStats:
+    return LatencyStats(batch, 100, p95 / 2, p95, p95 * 1.2, p95 / 2, batch / (p95 / 2000))
+
+
+def test_judgement_against_slo_and_champion():
+    policy = LatencyGatePolicy(slo_p95_ms={1: 2.0}, max_regression=0.1)
+    ok = judge_latency([stats(1, 1.0), stats(64, 3.0)], [stats(1, 1.0), stats(64, 2.9)], policy, ENV)
+    assert ok.status is GateStatus.PASSED
+    slo = judge_latency([stats(1, 2.5)], None, policy, ENV)
+    assert slo.status is GateStatus.FAILED and "p95 2.500 ms > SLO 2.0 ms" in slo.summary
+    slower = judge_latency([stats(64, 3.5)], [stats(64, 3.0)], policy, ENV)
+    assert slower.status is GateStatus.FAILED and "+17% vs the champion" in slower.summary
+    warn = judge_latency([stats(1, 2.5)], None, policy.model_copy(update={"blocking": False}), ENV)
+    assert warn.status is GateStatus.WARNED
+
+
+def test_interleaved_timing_separates_a_slow_model():
+    def slow(x: torch.Tensor) -> torch.Tensor:
+        time.sleep(0.002)
+        return x
+
+    fast = torch.nn.Identity()
+    out = time_interleaved({"fast": fast, "slow": slow}, lambda b: torch.zeros(b, 3), [1, 8], iterations=20, warmup=2)
+    assert [s.batch_size for s in out["fast"]] == [1, 8]
+    assert all(s.iterations == 20 for s in out["slow"])
+    assert out["slow"][0].p50_ms >= 2.0 > out["fast"][0].p50_ms
+    assert out["slow"][0].p50_ms <= out["slow"][0].p95_ms <= out["slow"][0].p99_ms
+
+
+def test_per_model_inputs_and_non_tensor_inputs():
+    seen = []
+
+    def record(x):
+        seen.append(type(x).__name__)
+        return x
+
+    out = time_interleaved(
+        {"a": record, "b": record}, {"a": lambda b: [0] * b, "b": lambda b: torch.zeros(b)}, [2], iterations=3, warmup=0
+    )
+    assert set(out) == {"a", "b"} and {"list", "Tensor"} <= set(seen)
+
+
+def test_device_falls_back_to_cpu_without_cuda():
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    assert resolve_device("auto") == "cpu" and resolve_device("cuda") == "cpu" and resolve_device("cpu") == "cpu"
