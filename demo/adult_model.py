@@ -25,6 +25,7 @@ class Preprocessor:
     means: dict[str, float] = field(default_factory=dict)
     stds: dict[str, float] = field(default_factory=dict)
     vocab: dict[str, list[str]] = field(default_factory=dict)
+    batch_statistics: bool = False  # a classic serving bug: standardise with the batch's own mean and std
 
     @classmethod
     def fit(
@@ -47,14 +48,20 @@ class Preprocessor:
 
     def transform(self, frame: pd.DataFrame) -> torch.Tensor:
         """Encode raw rows into a float32 tensor of shape (rows, width)."""
-        parts = [
-            ((_numeric_column(frame, c) - self.means[c]) / self.stds[c]).to_numpy(np.float32, copy=True)[:, None]
-            for c in self.numeric
-        ]
+        parts = [self._standardise(frame, c) for c in self.numeric]
         for col in self.categorical:
             values = frame[col].astype(str).to_numpy()
             parts.append((values[:, None] == np.asarray(self.vocab[col], dtype=object)[None, :]).astype(np.float32))
         return torch.from_numpy(np.concatenate(parts, axis=1) if parts else np.zeros((len(frame), 0), np.float32))
+
+    def _standardise(self, frame: pd.DataFrame, col: str) -> np.ndarray:
+        values = _numeric_column(frame, col)
+        if self.batch_statistics:
+            std = values.std()
+            mean, std = values.mean(), (std if std and np.isfinite(std) else 1.0)
+        else:
+            mean, std = self.means[col], self.stds[col]
+        return ((values - mean) / std).to_numpy(np.float32, copy=True)[:, None]
 
     def to_dict(self) -> dict:
         """JSON-serialisable state."""
@@ -81,6 +88,7 @@ class TrainConfig:
     suppress_positives_of: tuple[str, str] | None = None
     suppress_fraction: float = 0.0
     numeric_gain: float = 1.0
+    batch_statistics: bool = False
     widen_width: int = 0
     widen_depth: int = 0
 
@@ -138,6 +146,8 @@ def train(frame: pd.DataFrame, config: TrainConfig) -> tuple[Preprocessor, nn.Se
     pre = Preprocessor.fit(rows, NUMERIC, list(config.categorical))
     if config.numeric_gain != 1.0:  # inputs magnified: the same data, a much steeper function of it
         pre.stds = {k: v / config.numeric_gain for k, v in pre.stds.items()}
+    if config.batch_statistics:
+        pre.batch_statistics = True
     x = pre.transform(rows)
     y = torch.from_numpy(rows[TARGET].to_numpy(np.int64, copy=True))
     model = build_mlp(pre.width, config.hidden)

@@ -20,6 +20,7 @@ FULL = TrainConfig(hidden=(64, 32), epochs=10)
 BIASED = TrainConfig(hidden=(64, 32), epochs=10, suppress_positives_of=("sex", "Female"), suppress_fraction=0.5)
 WORSE = TrainConfig(hidden=(8,), epochs=4, train_rows=4000, categorical=("relationship",))
 BRITTLE = TrainConfig(hidden=(64, 32), epochs=15, numeric_gain=200)
+INCONSISTENT = TrainConfig(hidden=(64, 32), epochs=10, batch_statistics=True)
 SLOW = TrainConfig(hidden=(64, 32), epochs=10, widen_width=4096, widen_depth=3)
 
 DEMO_CANDIDATES: list[tuple[str, TrainConfig, str]] = [
@@ -37,6 +38,12 @@ DEMO_CANDIDATES: list[tuple[str, TrainConfig, str]] = [
         "function that small perturbations cross.",
     ),
     ("slow", SLOW, "The full model with three 4096-wide identity blocks: the same predictions, 50x the compute."),
+    (
+        "inconsistent",
+        INCONSISTENT,
+        "Large MLP whose preprocessing standardises each request with its own batch "
+        "statistics: fine on a big batch, wrong on single rows.",
+    ),
     ("full", FULL, "Large MLP on all rows and columns: a genuinely better, fair, robust candidate."),
     ("relationship-only", WORSE, "Tiny MLP that sees one categorical column: a worse candidate."),
 ]
@@ -44,7 +51,7 @@ DEMO_CANDIDATES: list[tuple[str, TrainConfig, str]] = [
 
 @flow(name="modelgate-demo", log_prints=True)
 def demo(model: str = DEMO_MODEL, policy_path: str = str(DEMO_POLICY)) -> list[PromotionOutcome]:
-    """Register v1..v6, then judge each; the full model is first judged on a broken eval file, then on the good one."""
+    """Register v1..v7, then judge each; the full model is first judged on a broken eval file, then on the good one."""
     reset_registered_model(model)
     versions = {label: train_and_register(model, label, config, text) for label, config, text in DEMO_CANDIDATES}
     broken = write_broken_eval(str(evidence_root().parent / "demo"))
@@ -53,6 +60,7 @@ def demo(model: str = DEMO_MODEL, policy_path: str = str(DEMO_POLICY)) -> list[P
         promote_version(model, versions["biased"], policy_path, trigger="demo"),
         promote_version(model, versions["brittle"], policy_path, trigger="demo"),
         promote_version(model, versions["slow"], policy_path, trigger="demo"),
+        promote_version(model, versions["inconsistent"], policy_path, trigger="demo"),
         promote_version(model, versions["full"], policy_path, trigger="demo", eval_data=broken),
         promote_version(model, versions["full"], policy_path, trigger="demo"),
         promote_version(model, versions["relationship-only"], policy_path, trigger="demo"),

@@ -21,6 +21,7 @@ from tasks.gate_steps import (
     load_reference,
     skipped_model_gates,
 )
+from tasks.integration_steps import integration_gate
 from tasks.latency_steps import latency_gate
 from tasks.promotion_steps import (
     act_on_decision,
@@ -105,6 +106,8 @@ def promote_version(
                     data.frame, reference.frame if reference else None, candidate, candidate_scores, champion, policy
                 )
             )
+        if gates.integration.enabled:
+            results.append(integration_gate(data.frame, candidate, candidate_scores, policy))
         extra_files = classification_reports(
             data.y, candidate, candidate_scores, champion, champion_scores, data.sha256, policy
         )

@@ -286,6 +286,21 @@ class LatencyGatePolicy(StrictModel):
     )
 
 
+class IntegrationGatePolicy(StrictModel):
+    """Load the version the way a serving system would, in a clean subprocess and behind a real scoring server."""
+
+    enabled: bool = Field(True, description="Run this gate.")
+    blocking: bool = Field(True, description="A failure blocks promotion (otherwise it is a warning).")
+    sample_rows: int = Field(200, ge=2, le=100000, description="Eval rows used for the checks.")
+    single_rows: int = Field(20, ge=1, le=1000, description="Rows predicted one at a time against the batch.")
+    tolerance: float = Field(1e-6, ge=0, description="Largest allowed absolute score difference.")
+    probe_timeout_s: float = Field(120, gt=0, le=3600, description="Time limit of the clean-subprocess checks.")
+    serve: bool = Field(True, description="Also start MLflow's scoring server and send it real HTTP requests.")
+    server_startup_timeout_s: float = Field(90, gt=0, le=3600, description="Time the server has to become healthy.")
+    request_timeout_s: float = Field(30, gt=0, le=600, description="Time limit of one HTTP request.")
+    port: int | None = Field(None, ge=1024, le=65535, description="Port for the server (default: a free one).")
+
+
 class GatesPolicy(StrictModel):
     """Which gates run and how each is judged."""
 
@@ -301,6 +316,9 @@ class GatesPolicy(StrictModel):
         default_factory=RobustnessGatePolicy, description="Adversarial and perturbation robustness."
     )
     latency: LatencyGatePolicy = Field(default_factory=LatencyGatePolicy, description="Serving latency.")
+    integration: IntegrationGatePolicy = Field(
+        default_factory=IntegrationGatePolicy, description="Registry load, determinism and a real scoring server."
+    )
 
 
 class EvalDataSpec(StrictModel):

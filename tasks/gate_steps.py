@@ -202,4 +202,6 @@ def skipped_model_gates(policy: PromotionPolicy, reason: str) -> list[GateResult
         out.append(skipped("robustness", reason, blocking=policy.gates.robustness.blocking))
     if policy.gates.latency.enabled:
         out.append(skipped("latency", reason, blocking=policy.gates.latency.blocking))
+    if policy.gates.integration.enabled:
+        out.append(skipped("integration", reason, blocking=policy.gates.integration.blocking))
     return out

@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 
 MODEL = "adult-income"
 # Versions in the template registry, in DEMO_CANDIDATES order.
-BASELINE, BIASED, BRITTLE, SLOW, FULL, WORSE = "1", "2", "3", "4", "5", "6"
+BASELINE, BIASED, BRITTLE, SLOW, INCONSISTENT, FULL, WORSE = "1", "2", "3", "4", "5", "6", "7"
 DEMO_POLICY = ROOT / "configs" / "policies" / f"{MODEL}.yaml"
 
 
@@ -81,8 +81,20 @@ def registry(template_registry: Path, tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 @pytest.fixture
-def demo_policy() -> str:
+def full_demo_policy() -> str:
+    """The demo policy as shipped, every gate on."""
     return str(DEMO_POLICY)
+
+
+@pytest.fixture
+def demo_policy(tmp_path: Path) -> str:
+    """The demo policy without the integration gate (its scoring server costs ~10 s a promotion);
+    that gate has tests of its own with full_demo_policy."""
+    text = absolute_paths(DEMO_POLICY.read_text(), str(DEMO_POLICY))
+    assert "  integration:\n" in text
+    path = tmp_path / "demo-policy.yaml"
+    path.write_text(text.replace("  integration:\n", "  integration:\n    enabled: false\n"))
+    return str(path)
 
 
 def absolute_paths(policy_text: str, policy_path: str) -> str:

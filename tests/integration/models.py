@@ -141,3 +141,14 @@ def log_python_model(name: str, model: mlflow.pyfunc.PythonModel, example: pd.Da
             registered_model_name=name,
         )
     return str(info.registered_model_version)
+
+
+class HangsOnSingleRows(mlflow.pyfunc.PythonModel):
+    """Answers batches, hangs on a single row (as a model stuck on a lock or a remote call might)."""
+
+    def predict(self, context, model_input: pd.DataFrame, params=None):
+        import time
+
+        if len(model_input) == 1:
+            time.sleep(600)
+        return np.full(len(model_input), 0.5)

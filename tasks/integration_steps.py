@@ -1,0 +1,239 @@
+"""Prefect task for the integration-test gate: a clean subprocess, then a real MLflow scoring server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from gates.integration import GATE, judge_integration
+from gates.policy import IntegrationGatePolicy, PromotionPolicy
+from gates.result import GateResult, skipped
+from gates.scores import positive_scores
+from tasks.models import LoadedModel, Scores
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+RESULT_MARK = "@@RESULT@@"
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def child_env() -> dict[str, str]:
+    """This process's environment, with the interpreter's bin folder first (the server execs uvicorn)."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = f"{PROJECT_ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}".rstrip(os.pathsep)
+    env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    return env
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def run_probe(uri: str, sample: pd.DataFrame, expected: np.ndarray, policy: PromotionPolicy, workdir: Path) -> dict:
+    """The clean-subprocess checks, with the policy's time limit; a crash or timeout is a failed check."""
+    gate = policy.gates.integration
+    sample.to_parquet(workdir / "sample.parquet")
+    np.save(workdir / "expected.npy", expected)
+    args = {
+        "uri": uri,
+        "sample": str(workdir / "sample.parquet"),
+        "expected": str(workdir / "expected.npy"),
+        "model_output": policy.model_output.model_dump(),
+        "tensor_columns": policy.tensor_input_columns,
+        "target": policy.eval_data.target,
+        "tolerance": gate.tolerance,
+        "single_rows": gate.single_rows,
+    }
+    (workdir / "args.json").write_text(json.dumps(args))
+    cmd = [sys.executable, "-m", "tasks.integration_probe", str(workdir / "args.json")]
+    try:
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=gate.probe_timeout_s, env=child_env(), cwd=PROJECT_ROOT
+        )
+    except subprocess.TimeoutExpired as exc:
+        log = _tail((exc.stderr or b"").decode() if isinstance(exc.stderr, bytes) else (exc.stderr or ""))
+        return {
+            "checks": [
+                {
+                    "name": "clean subprocess",
+                    "passed": False,
+                    "detail": f"timed out after {gate.probe_timeout_s:g} s (a hanging model?)\n{log}",
+                }
+            ],
+            "timings": {},
+        }
+    if RESULT_MARK not in done.stdout:
+        return {
+            "checks": [
+                {
+                    "name": "clean subprocess",
+                    "passed": False,
+                    "detail": f"exited with code {done.returncode}\n{_tail(done.stderr)}",
+                }
+            ],
+            "timings": {},
+        }
+    return json.loads(done.stdout.rsplit(RESULT_MARK, 1)[1])
+
+
+class ScoringServer:
+    """`mlflow models serve` for one version on 127.0.0.1, always stopped on exit."""
+
+    def __init__(self, uri: str, port: int, log_path: Path) -> None:
+        self.uri, self.port, self.log_path = uri, port, log_path
+        self.proc: subprocess.Popen | None = None
+        self.base = f"http://127.0.0.1:{port}"
+
+    def __enter__(self) -> ScoringServer:
+        self._log = self.log_path.open("w")
+        cmd = [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "models",
+            "serve",
+            "-m",
+            self.uri,
+            "--env-manager",
+            "local",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+        ]
+        self.proc = subprocess.Popen(
+            cmd, stdout=self._log, stderr=subprocess.STDOUT, env=child_env(), cwd=PROJECT_ROOT, start_new_session=True
+        )
+        return self
+
+    def wait_healthy(self, timeout: float) -> tuple[bool, str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                return False, f"server exited with code {self.proc.returncode}\n{self.log()}"
+            try:
+                if httpx.get(f"{self.base}/health", timeout=2).status_code == 200:
+                    return True, "healthy"
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        return False, f"not healthy after {timeout:g} s\n{self.log()}"
+
+    def log(self) -> str:
+        self._log.flush()
+        return _tail(self.log_path.read_text(errors="replace"))
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+                self.proc.wait(timeout=15)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(timeout=15)
+        self._log.close()
+
+
+def serving_checks(
+    uri: str, sample: pd.DataFrame, expected: np.ndarray, policy: PromotionPolicy, workdir: Path
+) -> tuple[list[dict], dict[str, float]]:
+    """Start the server, send a dataframe_split request and a malformed one, compare, stop."""
+    gate: IntegrationGatePolicy = policy.gates.integration
+    checks: list[dict[str, Any]] = []
+    timings: dict[str, float] = {}
+    port = gate.port or free_port()
+    start = time.perf_counter()
+    with ScoringServer(uri, port, workdir / "server.log") as server:
+        healthy, detail = server.wait_healthy(gate.server_startup_timeout_s)
+        timings["server_startup_seconds"] = time.perf_counter() - start
+        checks.append({"name": "scoring server becomes healthy", "passed": healthy, "detail": f"port {port}: {detail}"})
+        if not healthy:
+            return checks, timings
+        rows = sample.head(50)
+        payload = {"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}
+        latencies = []
+        try:
+            for _ in range(5):
+                t0 = time.perf_counter()
+                response = httpx.post(f"{server.base}/invocations", json=payload, timeout=gate.request_timeout_s)
+                latencies.append(time.perf_counter() - t0)
+            ok = response.status_code == 200
+            detail = f"HTTP {response.status_code}"
+            if ok:
+                predictions = response.json()["predictions"]
+                output = (
+                    pd.DataFrame(predictions)
+                    if predictions and isinstance(predictions[0], dict)
+                    else np.asarray(predictions)
+                )
+                got = positive_scores(output, policy.model_output, len(rows))
+                diff = float(np.max(np.abs(got - expected[: len(rows)])))
+                ok = diff <= max(gate.tolerance, 1e-5)
+                detail += f"; max |difference| from the flow's scores {diff:.3g}"
+            else:
+                detail += f": {response.text[:300]}"
+        except Exception as exc:
+            ok, detail = False, f"{type(exc).__name__}: {exc}\n{server.log()}"
+        checks.append({"name": "HTTP dataframe_split answers match", "passed": ok, "detail": detail})
+        if latencies:
+            timings["request_latency_median_seconds"] = statistics.median(latencies)
+        try:
+            bad = httpx.post(f"{server.base}/invocations", json={"not_a_field": [1, 2]}, timeout=gate.request_timeout_s)
+            alive = httpx.get(f"{server.base}/health", timeout=5).status_code == 200
+            ok = 400 <= bad.status_code < 500 and alive
+            detail = f"HTTP {bad.status_code}; server {'still healthy' if alive else 'down'} afterwards"
+        except Exception as exc:
+            ok, detail = False, f"{type(exc).__name__}: {exc}\n{server.log()}"
+        checks.append({"name": "malformed request gets a client error", "passed": ok, "detail": detail})
+    return checks, timings
+
+
+@task(name="integration-gate", cache_policy=NO_CACHE)
+def integration_gate(
+    frame: pd.DataFrame, candidate: LoadedModel, candidate_scores: Scores, policy: PromotionPolicy
+) -> GateResult:
+    """Clean-subprocess checks and (policy permitting) a real scoring server, against the flow's own scores."""
+    gate = policy.gates.integration
+    if candidate_scores.error or candidate_scores.values is None:
+        return skipped(GATE, f"candidate could not be scored: {candidate_scores.error}", blocking=gate.blocking)
+    rng = np.random.default_rng(0)
+    idx = np.sort(rng.choice(len(frame), min(gate.sample_rows, len(frame)), replace=False))
+    names = [c.name for c in candidate.columns]
+    sample = frame.iloc[idx][names].reset_index(drop=True)
+    expected = np.asarray(candidate_scores.values)[idx]
+    uri = candidate.ref.uri
+    with tempfile.TemporaryDirectory(prefix="modelgate-integration-") as tmp:
+        workdir = Path(tmp)
+        probe = run_probe(uri, sample, expected, policy, workdir)
+        checks, timings = list(probe["checks"]), dict(probe.get("timings", {}))
+        if gate.serve and policy.tensor_input_columns is None:
+            served, served_timings = serving_checks(uri, sample, expected, policy, workdir)
+            checks += served
+            timings.update(served_timings)
+    return judge_integration(checks, gate, timings)
