@@ -25,20 +25,22 @@ def demo_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("home")
     result = run(["demo"], home)
     assert result.returncode == 0, result.stderr[-3000:]
-    lines = [ln for ln in result.stdout.splitlines() if ln[:2] in ("v1", "v2", "v3", "v4", "v5", "v6")]
+    lines = [ln for ln in result.stdout.splitlines() if ln[:2] in ("v1", "v2", "v3", "v4", "v5", "v6", "v7")]
     assert [ln.split()[:3] for ln in lines] == [
         ["v1", "promote", "promoted"],  # baseline: first champion
         ["v2", "reject", "rejected"],  # biased: the bias gate rejects it
         ["v3", "reject", "rejected"],  # brittle: the robustness gate rejects it
         ["v4", "reject", "rejected"],  # slow: the latency gate rejects it
-        ["v5", "reject", "rejected"],  # full, on a broken eval file: data validation rejects it
-        ["v5", "promote", "promoted"],  # full, on the good eval file
-        ["v6", "reject", "rejected"],  # worse
+        ["v5", "reject", "rejected"],  # batch-dependent: the integration gate rejects it
+        ["v6", "reject", "rejected"],  # full, on a broken eval file: data validation rejects it
+        ["v6", "promote", "promoted"],  # full, on the good eval file
+        ["v7", "reject", "rejected"],  # worse
     ]
+    assert "integration=failed" in lines[4] and "evaluation=passed" in lines[4]
     assert "latency=failed" in lines[3] and "evaluation=passed" in lines[3] and "robustness=passed" in lines[3]
     assert "bias=failed" in lines[1] and "evaluation=passed" in lines[1]
     assert "robustness=failed" in lines[2] and "evaluation=passed" in lines[2]
-    assert "data_validation=failed" in lines[4] and "evaluation=skipped" in lines[4]
+    assert "data_validation=failed" in lines[5] and "evaluation=skipped" in lines[5]
     return home
 
 
@@ -61,15 +63,16 @@ def test_history_lists_the_demo_attempts(demo_home):
         ("v3", "rejected"),
         ("v4", "rejected"),
         ("v5", "rejected"),
-        ("v5", "promoted"),
         ("v6", "rejected"),
+        ("v6", "promoted"),
+        ("v7", "rejected"),
     ]
 
 
 @pytest.mark.slow
 def test_promote_exit_codes(demo_home):
-    # v6 was rejected against v5: a dry run says so again with exit code 1 and writes nothing.
-    result = run(["promote", "--model", "adult-income", "--version", "6", "--dry-run"], demo_home)
+    # v7 was rejected against v6: a dry run says so again with exit code 1 and writes nothing.
+    result = run(["promote", "--model", "adult-income", "--version", "7", "--dry-run"], demo_home)
     assert result.returncode == 1, result.stderr[-2000:]
     assert "dry_run" in result.stdout
 
@@ -77,12 +80,12 @@ def test_promote_exit_codes(demo_home):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1] == "error: model 'adult-income' has no version 9"
 
-    result = run(["promote", "--model", "adult-income", "--version", "6", "--eval-data", "nope.csv"], demo_home)
+    result = run(["promote", "--model", "adult-income", "--version", "7", "--eval-data", "nope.csv"], demo_home)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: eval data not found: ")
 
     history = run(["history", "--model", "adult-income", "--json"], demo_home)
-    assert history.stdout.count('"run_id"') == 7  # none of these calls added a ledger entry
+    assert history.stdout.count('"run_id"') == 8  # none of these calls added a ledger entry
 
 
 @pytest.mark.slow

@@ -23,6 +23,7 @@ def test_slow_candidate_is_rejected_by_latency_alone(registry, demo_policy):
     cand, champ = lat.details["candidate"], lat.details["champion"]
     assert [s["batch_size"] for s in cand] == [1, 64]
     assert cand[1]["p95_ms"] > 3 * champ[1]["p95_ms"]
+    assert any("SLO" in m.note for m in lat.measurements if not m.passed)
     assert lat.details["timed"] == "torch module on encoded inputs"
     assert lat.details["environment"]["torch"] == torch.__version__
     if not torch.cuda.is_available():
