@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from gates.bootstrap import resample_weights
 from gates.policy import BIAS_HIGHER_IS_BETTER, BiasGatePolicy, BiasRule
-from gates.result import GateResult, GateStatus, Measurement, errored, failure_status, skipped
+from gates.result import GateResult, GateStatus, Measurement, failure_status, guarded, skipped
 
 GATE = "bias"
 STATS = ("count", "selected", "positives", "true_positives", "false_positives", "correct")
@@ -195,10 +195,9 @@ def audit_bias(
     """Audit each sensitive feature (and their intersection); fail on any confident violation."""
     if not policy.sensitive_features:
         return skipped(GATE, "no sensitive features named in the policy", blocking=policy.blocking)
-    try:
-        return _audit(frame, np.asarray(y), np.asarray(candidate_pred), champion_pred, policy)
-    except Exception as exc:  # a gate reports, never raises
-        return errored(GATE, exc, blocking=policy.blocking)
+    return guarded(
+        GATE, policy.blocking, lambda: _audit(frame, np.asarray(y), np.asarray(candidate_pred), champion_pred, policy)
+    )
 
 
 def _audit(frame: pd.DataFrame, y: NDArray, cand: NDArray, champ: NDArray | None, policy: BiasGatePolicy) -> GateResult:

@@ -13,7 +13,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from gates.policy import DataValidationGatePolicy
-from gates.result import GateResult, Measurement, errored, finish
+from gates.result import GateResult, Measurement, finish, guarded
 from gates.schema_check import ColumnSpec
 
 GATE = "data_validation"
@@ -104,10 +104,7 @@ def validate(
     max_examples: int = 5,
 ) -> GateResult:
     """Run the suite on the eval rows; optionally build GX Data Docs HTML under docs_dir."""
-    try:
-        return _validate(frame, expectations, policy, docs_dir, max_examples)
-    except Exception as exc:  # a gate reports, never raises
-        return errored(GATE, exc, blocking=policy.blocking)
+    return guarded(GATE, policy.blocking, lambda: _validate(frame, expectations, policy, docs_dir, max_examples))
 
 
 def _validate(

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from pandas.api import types as ptypes
 
 from gates.policy import DriftGatePolicy
-from gates.result import GateResult, Measurement, errored, finish
+from gates.result import GateResult, Measurement, finish, guarded
 
 GATE = "drift"
 
@@ -40,10 +40,7 @@ def detect_drift(
     html_path: Path | None = None,
 ) -> GateResult:
     """Per-column drift and the share of drifted columns; fail when the share exceeds the policy's maximum."""
-    try:
-        return _detect(current, reference, columns, policy, html_path)
-    except Exception as exc:  # a gate reports, never raises
-        return errored(GATE, exc, blocking=policy.blocking)
+    return guarded(GATE, policy.blocking, lambda: _detect(current, reference, columns, policy, html_path))
 
 
 def _detect(

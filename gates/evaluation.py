@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 from gates.bootstrap import Interval, paired_differences
 from gates.metrics import compute
 from gates.policy import LOWER_IS_BETTER, EvaluationGatePolicy, MetricRule
-from gates.result import GateResult, Measurement, errored, finish
+from gates.result import GateResult, Measurement, finish, guarded
 
 GATE = "evaluation"
 
@@ -60,10 +60,11 @@ def evaluate(
     policy: EvaluationGatePolicy,
 ) -> GateResult:
     """Judge the candidate's scores (and the champion's, when there is one) on labelled rows."""
-    try:
-        return _evaluate(np.asarray(y_true), np.asarray(candidate_scores, dtype=np.float64), champion_scores, policy)
-    except Exception as exc:  # a gate reports, never raises
-        return errored(GATE, exc, blocking=policy.blocking)
+    return guarded(
+        GATE,
+        policy.blocking,
+        lambda: _evaluate(np.asarray(y_true), np.asarray(candidate_scores, dtype=np.float64), champion_scores, policy),
+    )
 
 
 def _evaluate(y: NDArray, cand: NDArray, champion_scores: NDArray | None, policy: EvaluationGatePolicy) -> GateResult:

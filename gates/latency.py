@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gates.latency_core import LatencyStats
 from gates.policy import LatencyGatePolicy
-from gates.result import GateResult, GateStatus, Measurement, errored, failure_status
+from gates.result import GateResult, GateStatus, Measurement, failure_status, guarded
 
 GATE = "latency"
 
@@ -22,10 +22,7 @@ def judge_latency(
     note: str = "",
 ) -> GateResult:
     """Fail when a p95 exceeds its SLO or regresses past max_regression against the champion."""
-    try:
-        return _judge(candidate, champion, policy, environment, note)
-    except Exception as exc:  # a gate reports, never raises
-        return errored(GATE, exc, blocking=policy.blocking)
+    return guarded(GATE, policy.blocking, lambda: _judge(candidate, champion, policy, environment, note))
 
 
 def _judge(

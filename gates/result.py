@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -90,6 +91,14 @@ def errored(gate: str, error: BaseException | str, *, blocking: bool = True) -> 
         summary=f"{gate} gate errored: {text.splitlines()[0] if text else 'unknown error'}",
         details={"error": text},
     )
+
+
+def guarded(gate: str, blocking: bool, run: Callable[[], GateResult]) -> GateResult:
+    """run(), or an errored result carrying the exception: a gate reports, never raises."""
+    try:
+        return run()
+    except Exception as exc:
+        return errored(gate, exc, blocking=blocking)
 
 
 def skipped(gate: str, reason: str, *, blocking: bool = True) -> GateResult:

@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from gates.attacks import AttackSpace, clean_accuracy, robust_accuracy
 from gates.policy import RobustnessGatePolicy
-from gates.result import GateResult, GateStatus, Measurement, errored, failure_status
+from gates.result import GateResult, GateStatus, Measurement, failure_status, guarded
 
 GATE = "robustness"
 
@@ -159,10 +159,7 @@ def black_box(
 
 def judge(candidate: RobustnessProfile, champion: RobustnessProfile | None, policy: RobustnessGatePolicy) -> GateResult:
     """Floors per epsilon, the drop from clean accuracy, the champion comparison, and flip rates."""
-    try:
-        return _judge(candidate, champion, policy)
-    except Exception as exc:  # a gate reports, never raises
-        return errored(GATE, exc, blocking=policy.blocking)
+    return guarded(GATE, policy.blocking, lambda: _judge(candidate, champion, policy))
 
 
 def _judge(cand: RobustnessProfile, champ: RobustnessProfile | None, policy: RobustnessGatePolicy) -> GateResult:
