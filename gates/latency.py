@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gates.latency_core import LatencyStats
 from gates.policy import LatencyGatePolicy
-from gates.result import GateResult, GateStatus, Measurement, failure_status, guarded
+from gates.result import GateResult, GateStatus, Measurement, failure_status, guarded, skipped
 
 GATE = "latency"
 
@@ -12,6 +12,19 @@ GATE = "latency"
 def regression(candidate_ms: float, champion_ms: float) -> float:
     """Relative increase of the candidate's latency over the champion's (0.1 = 10% slower)."""
     return candidate_ms / champion_ms - 1.0 if champion_ms > 0 else 0.0
+
+
+def without_gpu(policy: LatencyGatePolicy) -> tuple[GateResult | None, str]:
+    """What a missing GPU means under the policy: a final result (skipped or failed), or a note for the report."""
+    if policy.require_gpu:
+        reason = "no GPU present and the policy requires one"
+        if policy.no_gpu == "skip":
+            return skipped(GATE, reason, blocking=policy.blocking), ""
+        summary = f"{reason} (no_gpu: fail)."
+        return GateResult(
+            gate=GATE, status=failure_status(policy.blocking), blocking=policy.blocking, summary=summary
+        ), ""
+    return None, "No GPU present: timed on CPU." if policy.device in ("auto", "cuda") else ""
 
 
 def judge_latency(

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 from numpy.typing import NDArray
 
-from gates.attacks import AttackSpace, clean_accuracy, robust_accuracy
+from gates.attacks import AttackSpace, robust_accuracy
 from gates.policy import RobustnessGatePolicy
 from gates.result import GateResult, GateStatus, Measurement, failure_status, guarded
 
@@ -67,11 +67,6 @@ def white_box(space: AttackSpace, y: NDArray, policy: RobustnessGatePolicy) -> d
             for eps in radii
         }
     return out
-
-
-def space_clean_accuracy(space: AttackSpace, y: NDArray) -> float:
-    """Clean accuracy of the torch view (a consistency check against the pyfunc's)."""
-    return clean_accuracy(space, torch.as_tensor(np.asarray(y), dtype=torch.long))
 
 
 def perturbations(

@@ -125,6 +125,3 @@ def write_broken_eval(folder: str) -> str:
 def train_and_register(name: str, label: str, config: TrainConfig, description: str) -> str:
     """Train one demo model on the Adult training split and register it."""
     return log_adult_model(name, label, config, load_train(), description)
-
-
-__all__ = ["TARGET", "reset_registered_model", "train_and_register", "log_adult_model", "code_version"]

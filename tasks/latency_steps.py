@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from gates import latency, latency_core
 from gates.policy import PromotionPolicy
-from gates.result import GateResult, GateStatus, errored, skipped
+from gates.result import GateResult, errored, skipped
 from tasks.models import LoadedModel, Scores
 from tasks.robustness_steps import torch_view
 
@@ -53,18 +53,9 @@ def latency_gate(
     device = latency_core.resolve_device(gate.device)
     note = ""
     if device != "cuda":
-        if gate.require_gpu:
-            reason = "no GPU present and the policy requires one"
-            if gate.no_gpu == "skip":
-                return skipped(latency.GATE, reason, blocking=gate.blocking)
-            return GateResult(
-                gate=latency.GATE,
-                status=GateStatus.FAILED if gate.blocking else GateStatus.WARNED,
-                blocking=gate.blocking,
-                summary=f"{reason} (no_gpu: fail).",
-            )
-        if gate.device in ("auto", "cuda"):
-            note = "No GPU present: timed on CPU."
+        final, note = latency.without_gpu(gate)
+        if final is not None:
+            return final
     rows = frame.sample(n=min(len(frame), 512), random_state=0).reset_index(drop=True)
     ref = reference if reference is not None else frame
     models = {"candidate": candidate, **({"champion": champion} if champion is not None else {})}

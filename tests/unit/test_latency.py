@@ -77,3 +77,14 @@ def test_device_falls_back_to_cpu_without_cuda():
     if torch.cuda.is_available():
         pytest.skip("a GPU is present")
     assert resolve_device("auto") == "cpu" and resolve_device("cuda") == "cpu" and resolve_device("cpu") == "cpu"
+
+
+def test_what_a_missing_gpu_means():
+    from gates.latency import without_gpu
+
+    assert without_gpu(LatencyGatePolicy()) == (None, "No GPU present: timed on CPU.")
+    assert without_gpu(LatencyGatePolicy(device="cpu")) == (None, "")
+    skipped, _ = without_gpu(LatencyGatePolicy(require_gpu=True))
+    assert skipped.status is GateStatus.SKIPPED
+    failed, _ = without_gpu(LatencyGatePolicy(require_gpu=True, no_gpu="fail"))
+    assert failed.status is GateStatus.FAILED and "requires one" in failed.summary
