@@ -8,6 +8,7 @@ modes: torch.compile, or (CUDA only) a captured CUDA graph.
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import subprocess
@@ -143,11 +144,18 @@ def time_interleaved(
             torch.cuda.synchronize()
         times = {n: np.empty(iterations) for n in names}
         peaks: dict[str, float | None] = {n: None for n in names}
+        gc_was_enabled = gc.isenabled()
+        gc.disable()  # as timeit does: a collection inside one call would land in that call's time
+        try:
+            with torch.inference_mode():
+                for i in range(iterations):
+                    order = names[i % len(names) :] + names[: i % len(names)]
+                    for n in order:
+                        times[n][i] = _time_call(prepared[n], xs[n], device)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         with torch.inference_mode():
-            for i in range(iterations):
-                order = names[i % len(names) :] + names[: i % len(names)]
-                for n in order:
-                    times[n][i] = _time_call(prepared[n], xs[n], device)
             if device == "cuda":
                 for n in names:  # peak memory per model, measured separately after timing
                     torch.cuda.synchronize()
