@@ -7,3 +7,7 @@ class BadInputError(ValueError):
 
 class PolicyError(BadInputError):
     """The policy file is missing or invalid."""
+
+
+class LockTimeout(RuntimeError):
+    """Another promotion of the same model held the model's lock for longer than the policy allows."""

@@ -6,7 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from gates.decision import Decision
+from gates.approval import ApprovalRecord
+from gates.decision import Decision, Verdict
 from gates.result import GateResult
 
 
@@ -16,6 +17,8 @@ class Outcome(StrEnum):
     PROMOTED = "promoted"
     REJECTED = "rejected"
     STALE = "stale"
+    PENDING = "pending"  # waits for a person (approval timed out with on_timeout: pending)
+    ROLLED_BACK = "rolled_back"
     DRY_RUN = "dry_run"
 
 
@@ -24,6 +27,8 @@ EXIT_CODES = {
     "rejected": 1,
     "bad_input": 2,
     "stale": 3,
+    "pending": 4,
+    "rolled_back": 0,
     "error": 5,
 }
 
@@ -45,10 +50,15 @@ class PromotionOutcome(BaseModel):
     ledger_run_id: str | None = None
     flow_run_id: str | None = None
     report_links: dict[str, str] = {}
+    approval: ApprovalRecord | None = None
+    evaluation_key: str | None = None
+    reused: bool = False  # an earlier attempt with the same evaluation key already decided; nothing written
 
     @property
     def exit_code(self) -> int:
-        """0 promoted (or a dry run that would promote), 1 rejected, 3 stale evidence."""
+        """0 promoted (or a dry run that would promote), 1 rejected, 3 stale evidence, 4 pending approval."""
         if self.outcome is Outcome.DRY_RUN:
-            return 0 if self.decision.verdict.value == "promote" else EXIT_CODES["rejected"]
+            return {Verdict.PROMOTE: 0, Verdict.NEEDS_APPROVAL: EXIT_CODES["pending"]}.get(
+                self.decision.verdict, EXIT_CODES["rejected"]
+            )
         return EXIT_CODES[self.outcome.value]

@@ -358,6 +358,48 @@ class ModelOutputSpec(StrictModel):
 AliasName = Annotated[str, Field(pattern=ALIAS_PATTERN, min_length=1, max_length=255)]
 
 
+class ApprovalPolicy(StrictModel):
+    """When a person must approve in the Prefect UI, who may, and what silence means."""
+
+    mode: Literal["never", "always", "on_warning"] = Field(
+        "never",
+        description="never: gates decide alone; always: every would-be promotion waits for a person; "
+        "on_warning: only promotions with warning gates wait.",
+    )
+    approvers: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list, description="Names whose answer counts (compared case-insensitively)."
+    )
+    timeout_s: int = Field(86400, ge=1, le=30 * 86400, description="How long the paused run waits for an answer.")
+    on_timeout: Literal["reject", "pending"] = Field(
+        "reject", description="reject: no answer rejects; pending: the version is left undecided (exit code 4)."
+    )
+    on_unlisted_approver: Literal["ask_again", "reject"] = Field(
+        "ask_again",
+        description="An answer from someone not on the allow-list does not count: ask again, or reject.",
+    )
+    max_requests: int = Field(3, ge=1, le=20, description="Most times the run asks before it rejects.")
+    allow_override: bool = Field(
+        False,
+        description="An approver may promote despite failed blocking gates, with a written reason "
+        "(the run then also pauses on rejections).",
+    )
+    poll_interval_s: int = Field(5, ge=1, le=600, description="How often the paused run checks for an answer.")
+
+    @model_validator(mode="after")
+    def _approvers_named(self) -> ApprovalPolicy:
+        if self.mode != "never" and not self.approvers:
+            raise ValueError(f"approval mode {self.mode!r} needs at least one name in approvers")
+        return self
+
+
+class ConcurrencyPolicy(StrictModel):
+    """Serialising the decide-and-act step per model."""
+
+    lock_timeout_s: float = Field(
+        600, gt=0, le=86400, description="Longest wait for this model's promotion lock before the run fails."
+    )
+
+
 class PromotionPolicy(StrictModel):
     """Everything the pipeline needs to decide whether a version of one registered model may become champion."""
 
@@ -382,6 +424,10 @@ class PromotionPolicy(StrictModel):
         "in order, that form it (cast to float32).",
     )
     gates: GatesPolicy = Field(default_factory=GatesPolicy, description="Gate settings.")
+    approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy, description="Human approval in the Prefect UI.")
+    concurrency: ConcurrencyPolicy = Field(
+        default_factory=ConcurrencyPolicy, description="One promotion per model at a time."
+    )
 
     @model_validator(mode="after")
     def _aliases(self) -> PromotionPolicy:

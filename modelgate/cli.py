@@ -1,4 +1,4 @@
-"""The `modelgate` command line: promote, demo, history, schema, check-policy."""
+"""The `modelgate` command line: promote, demo, history, champion-at, rollback, scan, schema, check-policy."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ EXIT_HELP = """exit codes:
   1  rejected (or, with --dry-run, would be rejected)
   2  bad input: unknown model/version, version not READY, bad policy or eval data; nothing was written
   3  not promoted: the champion moved while the candidate was being evaluated (re-run to judge again)
-  5  unexpected error
+  4  pending: waiting for a person's approval (approval timed out with on_timeout: pending)
+  5  error (e.g. the promotion lock could not be taken in time)
 """
 
 
@@ -41,6 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-data", help="eval CSV/Parquet to use instead of the policy's (e.g. a fresh extract)")
     p.add_argument("--dry-run", action="store_true", help="run the gates and decide, but write nothing to MLflow")
     p.add_argument("--trigger", default="cli", help="recorded in the ledger (e.g. ci, schedule, manual)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="re-run every gate and record a new decision even if this candidate, champion, policy and data "
+        "were already judged",
+    )
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
     sub.add_parser("demo", help="train the demo models on UCI Adult and run the promotion flow on each")
@@ -51,6 +58,21 @@ def _parser() -> argparse.ArgumentParser:
         "--policy", help="policy YAML whose ledger_experiment to read (default: the model's policy if present)"
     )
     h.add_argument("--json", action="store_true", help="print the entries as JSON")
+
+    a = sub.add_parser("champion-at", help="which version was champion at a given time (from the ledger)")
+    a.add_argument("--model", required=True, help="registered model name")
+    a.add_argument("--time", required=True, help="ISO 8601 time (naive times are UTC), or 'now'")
+    a.add_argument("--policy", help="policy YAML (default: configs/policies/<model>.yaml if present)")
+    a.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    r = sub.add_parser("rollback", help="move the champion alias back to an earlier champion (compare-and-set)")
+    r.add_argument("--model", required=True, help="registered model name")
+    r.add_argument("--to", help="version to restore (default: the champion the current one replaced)")
+    r.add_argument("--policy", help="policy YAML (default: configs/policies/<model>.yaml)")
+    r.add_argument("--by", help="who asks for the rollback (recorded in the ledger)")
+    r.add_argument("--reason", default="", help="why (recorded in the ledger)")
+    r.add_argument("--trigger", default="cli", help="recorded in the ledger")
+    r.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
     s = sub.add_parser("schema", help="write the policy JSON schema")
     s.add_argument("--output", default="configs/policy.schema.json", help="where to write it ('-' for stdout)")
@@ -97,7 +119,13 @@ def _promote(args: argparse.Namespace) -> int:
     preflight(policy_path, args.model, str(args.version), eval_data)
     with flow_settings():
         outcome = promote_version(
-            args.model, str(args.version), policy_path, args.dry_run, args.trigger, eval_data=eval_data
+            args.model,
+            str(args.version),
+            policy_path,
+            args.dry_run,
+            args.trigger,
+            eval_data=eval_data,
+            force=args.force,
         )
     if args.json:
         print(outcome.model_dump_json(indent=2))
@@ -122,14 +150,20 @@ def _demo(_: argparse.Namespace) -> int:
     return 0
 
 
-def _history(args: argparse.Namespace) -> int:
+def _ledger_experiment(model: str, policy: str | None) -> str:
+    """The policy's ledger experiment (the model's policy file if present, else the default)."""
     from gates.policy import load_policy
+
+    policy_path = Path(policy or Path("configs/policies") / f"{model}.yaml")
+    if policy or policy_path.is_file():
+        return load_policy(policy_path).ledger_experiment
+    return "model-promotions"
+
+
+def _history(args: argparse.Namespace) -> int:
     from tasks.ledger import history
 
-    experiment = "model-promotions"
-    policy_path = Path(args.policy or Path("configs/policies") / f"{args.model}.yaml")
-    if args.policy or policy_path.is_file():
-        experiment = load_policy(policy_path).ledger_experiment
+    experiment = _ledger_experiment(args.model, args.policy)
     entries = history(args.model, experiment)
     if args.json:
         print(json.dumps([{**e.__dict__, "time": e.time.isoformat()} for e in entries], indent=2))
@@ -170,6 +204,47 @@ def _history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _champion_at(args: argparse.Namespace) -> int:
+    from gates.champion_history import champion_at, champion_moves, parse_time
+    from tasks.ledger import history
+
+    when = parse_time(args.time)
+    experiment = _ledger_experiment(args.model, args.policy)
+    move = champion_at(champion_moves(history(args.model, experiment)), when)
+    answer = {
+        "model": args.model,
+        "time": when.isoformat(),
+        "champion": move.after if move else None,
+        "since": move.time.isoformat() if move else None,
+        "by": move.outcome if move else None,
+        "ledger_run_id": move.ledger_run_id if move else None,
+    }
+    if args.json:
+        print(json.dumps(answer, indent=2))
+    elif move is None or move.after is None:
+        print(f"{args.model}: no champion recorded at {when:%Y-%m-%d %H:%M:%S} UTC")
+    else:
+        print(
+            f"{args.model}: v{move.after} was champion at {when:%Y-%m-%d %H:%M:%S} UTC "
+            f"({move.outcome.replace('_', ' ')} at {move.time:%Y-%m-%d %H:%M:%S} UTC, ledger run {move.ledger_run_id})"
+        )
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    policy_path = args.policy or str(Path("configs/policies") / f"{args.model}.yaml")
+    from flows.rollback import rollback_champion
+    from tasks.promotion_steps import policy_for
+    from tasks.rollback_steps import plan_rollback
+
+    policy = policy_for(policy_path, args.model)
+    plan = plan_rollback(policy, args.to)  # bad input fails here, before anything is written
+    with flow_settings():
+        outcome = rollback_champion(args.model, plan.target, policy_path, args.trigger, args.by, args.reason)
+    print(outcome.model_dump_json(indent=2) if args.json else outcome.message)
+    return outcome.exit_code
+
+
 def _schema(args: argparse.Namespace) -> int:
     from gates.policy import policy_json_schema
 
@@ -190,20 +265,31 @@ def _check_policy(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"promote": _promote, "demo": _demo, "history": _history, "schema": _schema, "check-policy": _check_policy}
+COMMANDS = {
+    "promote": _promote,
+    "demo": _demo,
+    "history": _history,
+    "champion-at": _champion_at,
+    "rollback": _rollback,
+    "schema": _schema,
+    "check-policy": _check_policy,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     args = _parser().parse_args(argv)
     configure()
-    from gates.errors import BadInputError
+    from gates.errors import BadInputError, LockTimeout
 
     try:
         return COMMANDS[args.command](args)
     except BadInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except LockTimeout as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 5
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

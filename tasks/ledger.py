@@ -31,6 +31,9 @@ class LedgerEntry:
     trigger: str
     approver: str | None
     gates: dict[str, str]
+    approval_reason: str | None = None
+    evaluation_key: str | None = None
+    message: str | None = None
 
 
 def record_attempt(
@@ -70,18 +73,34 @@ def record_attempt(
     return run_id
 
 
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def history(model: str, experiment: str) -> list[LedgerEntry]:
     """Every recorded attempt for the model, oldest first."""
+    return _search(experiment, f"tags.`{TAG}model` = {_quoted(model)}", ["attributes.start_time ASC"])
+
+
+def decided_before(model: str, experiment: str, evaluation_key: str) -> LedgerEntry | None:
+    """The latest final decision (promoted or rejected) recorded for this evaluation key, if any."""
+    entries = _search(
+        experiment,
+        f"tags.`{TAG}model` = {_quoted(model)} and tags.`{TAG}evaluation_key` = {_quoted(evaluation_key)}",
+        ["attributes.start_time DESC"],
+    )
+    return next((e for e in entries if e.outcome in FINAL_OUTCOMES), None)
+
+
+FINAL_OUTCOMES = ("promoted", "rejected")
+
+
+def _search(experiment: str, filter_string: str, order_by: list[str]) -> list[LedgerEntry]:
     c = client()
     exp = c.get_experiment_by_name(experiment)
     if exp is None:
         return []
-    runs = c.search_runs(
-        [exp.experiment_id],
-        filter_string=f"tags.`{TAG}model` = '{model.replace(chr(39), chr(39) * 2)}'",
-        order_by=["attributes.start_time ASC"],
-        max_results=50000,
-    )
+    runs = c.search_runs([exp.experiment_id], filter_string=filter_string, order_by=order_by, max_results=50000)
     entries = []
     for run in runs:
         t = run.data.tags
@@ -99,6 +118,9 @@ def history(model: str, experiment: str) -> list[LedgerEntry]:
                 trigger=t.get(TAG + "trigger", ""),
                 approver=t.get(TAG + "approver"),
                 gates={k.removeprefix(GATE_TAG): v for k, v in t.items() if k.startswith(GATE_TAG)},
+                approval_reason=t.get(TAG + "approval_reason"),
+                evaluation_key=t.get(TAG + "evaluation_key"),
+                message=t.get(TAG + "message"),
             )
         )
     return entries

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +17,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from gates.approval import ApprovalRecord
 from gates.decision import Decision, Verdict
 from gates.errors import BadInputError
 from gates.evaluation import GATE as EVALUATION
@@ -201,6 +204,8 @@ def publish_prefect_reports(
 def act_on_decision(policy: PromotionPolicy, versions: Versions, decision: Decision) -> tuple[Outcome, str, str | None]:
     """Promote with compare-and-set, or leave the champion alone; returns (outcome, message, champion after)."""
     before = versions.champion.version if versions.champion else None
+    if decision.verdict is Verdict.NEEDS_APPROVAL:
+        return Outcome.PENDING, "; ".join(decision.reasons), before
     if decision.verdict is not Verdict.PROMOTE:
         return Outcome.REJECTED, "; ".join(decision.reasons), before
     move = registry.compare_and_set_champion(
@@ -230,12 +235,15 @@ def record_ledger(
     trigger: str,
     flow_run_id: str | None,
     extra_files: list[str] | None = None,
+    approval: ApprovalRecord | None = None,
+    evaluation_key: str | None = None,
 ) -> str:
     """Append the attempt to the ledger (one MLflow run, evidence as JSON), then tag the version."""
     p_hash = policy_hash(policy)
     when = datetime.now(UTC).isoformat(timespec="seconds")
     candidate = versions.candidate
     prior = versions.champion.version if versions.champion else None
+    approval_tags = _approval_tags(approval)
     tags = {
         "model": policy.model_name,
         "version": candidate.version,
@@ -249,6 +257,9 @@ def record_ledger(
         "candidate_digest": digests.get("candidate"),
         "champion_digest": digests.get("champion"),
         "data_hash": digests.get("data"),
+        "evaluation_key": evaluation_key,
+        "message": message[:MAX_MESSAGE],
+        **approval_tags,
     }
     metrics = {
         metric_name(f"{r.gate}.{m.name}"): float(m.value)
@@ -263,6 +274,7 @@ def record_ledger(
             "message": message,
             "decided_at": when,
             **{k: v for k, v in tags.items() if k not in ("decision", "outcome")},
+            "approval": approval.model_dump(mode="json") if approval else None,
         },
         **{f"evidence/gates/{r.gate}.json": r.model_dump(mode="json") for r in results},
     }
@@ -288,11 +300,52 @@ def record_ledger(
         "ledger_run_id": run_id,
         "decided_at": when,
         **{f"gate.{r.gate}": r.status.value for r in results},
+        **{k: v for k, v in approval_tags.items() if v is not None},
     }
     if outcome is not Outcome.PROMOTED:
         version_tags["reasons"] = message
     registry.set_version_tags(client(), candidate, version_tags)
     return run_id
+
+
+MAX_MESSAGE = 4000
+
+
+def _approval_tags(approval: ApprovalRecord | None) -> dict[str, str | None]:
+    """Who approved, why and when; empty when nobody was asked."""
+    if approval is None:
+        return {}
+    return {
+        "approver": approval.approver,
+        "approval": ("timed out" if approval.timed_out else "no valid answer")
+        if approval.approved is None
+        else ("approved" if approval.approved else "rejected"),
+        "approval_reason": approval.reason or None,
+        "approval_time": approval.answered_at,
+        "override": "true" if approval.override else None,
+    }
+
+
+def evaluation_key(
+    policy: PromotionPolicy, candidate: LoadedModel, champion: LoadedModel | None, data_hash: str, ref_hash: str | None
+) -> str:
+    """What makes two attempts the same: candidate, champion, policy, data (and registry, for the cache)."""
+    parts = {
+        "registry": mlflow.get_tracking_uri(),
+        "model": policy.model_name,
+        "candidate": candidate.digest,
+        "champion": champion.digest if champion else None,
+        "policy": policy_hash(policy),
+        "data": data_hash,
+        "reference": ref_hash,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+@task(name="find-earlier-decision", cache_policy=NO_CACHE)
+def earlier_decision(policy: PromotionPolicy, key: str) -> ledger.LedgerEntry | None:
+    """A promoted/rejected ledger entry with the same evaluation key, if any."""
+    return ledger.decided_before(policy.model_name, policy.ledger_experiment, key)
 
 
 def metric_name(raw: str) -> str:

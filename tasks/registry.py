@@ -40,17 +40,22 @@ def _not_found(exc: MlflowException) -> bool:
     return exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
 
 
-def resolve_version(client: MlflowClient, name: str, version: str) -> VersionRef:
-    """The named version, which must exist and be READY; BadInputError otherwise."""
-    version = str(version).strip()
-    if not version.isdigit() or int(version) < 1:
-        raise BadInputError(f"version must be a positive integer, got {version!r}")
+def resolve_registered_model(client: MlflowClient, name: str) -> None:
+    """BadInputError unless the registered model exists."""
     try:
         client.get_registered_model(name)
     except MlflowException as exc:
         if _not_found(exc):
             raise BadInputError(f"registered model {name!r} not found in {client.tracking_uri}") from None
         raise
+
+
+def resolve_version(client: MlflowClient, name: str, version: str) -> VersionRef:
+    """The named version, which must exist and be READY; BadInputError otherwise."""
+    version = str(version).strip()
+    if not version.isdigit() or int(version) < 1:
+        raise BadInputError(f"version must be a positive integer, got {version!r}")
+    resolve_registered_model(client, name)
     try:
         mv = client.get_model_version(name, version)
     except MlflowException as exc:

@@ -1,0 +1,53 @@
+"""The rollback flow: move the champion alias back to an earlier champion, under the model's lock."""
+
+from __future__ import annotations
+
+from prefect import flow
+from pydantic import BaseModel, ConfigDict
+
+from tasks.locks import promotion_lock
+from tasks.promotion_steps import default_policy_path, load_policy_step
+from tasks.rollback_steps import move_back, plan_rollback
+
+
+class RollbackOutcome(BaseModel):
+    """What a rollback did."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    champion_before: str
+    champion_after: str | None
+    outcome: str  # rolled_back, or stale when the champion moved meanwhile
+    message: str
+    ledger_run_id: str
+
+    @property
+    def exit_code(self) -> int:
+        """0 rolled back, 3 the champion moved before the alias could be set."""
+        return 0 if self.outcome == "rolled_back" else 3
+
+
+@flow(name="rollback-champion", log_prints=True, validate_parameters=True)
+def rollback_champion(
+    model: str,
+    to: str | None = None,
+    policy_path: str | None = None,
+    trigger: str = "manual",
+    requested_by: str | None = None,
+    reason: str = "",
+) -> RollbackOutcome:
+    """Restore `to` (default: the champion the current one replaced); it must have been champion before."""
+    policy = load_policy_step(policy_path or default_policy_path(model), model)
+    with promotion_lock(policy.model_name, policy.concurrency.lock_timeout_s):
+        plan = plan_rollback(policy, to)
+        outcome, message, after, run_id = move_back(policy, plan, trigger, requested_by, reason)
+    print(f"{model}: {message}")
+    return RollbackOutcome(
+        model=model,
+        champion_before=plan.current,
+        champion_after=after,
+        outcome=outcome,
+        message=message,
+        ledger_run_id=run_id,
+    )

@@ -1,0 +1,62 @@
+"""One promotion per model at a time: a Prefect global concurrency limit keyed by model name."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.sync import concurrency
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+from gates.errors import LockTimeout
+
+LOCK_PREFIX = "modelgate-promote-"
+
+
+def lock_name(model: str) -> str:
+    """Concurrency-limit name for a model (letters, digits, dashes; a hash keeps odd names distinct)."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "-", model).strip("-")[:80]
+    if safe != model:
+        safe += "-" + hashlib.sha256(model.encode()).hexdigest()[:8]
+    return LOCK_PREFIX + safe
+
+
+def ensure_limit(name: str) -> None:
+    """Create the limit with one slot if it does not exist (an existing limit is left as configured)."""
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+            return
+        except ObjectNotFound:
+            pass
+        try:
+            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+        except ObjectAlreadyExists:
+            pass  # created by a promotion that started at the same moment
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code != 409:
+                raise
+
+
+@contextmanager
+def promotion_lock(model: str, timeout_s: float) -> Iterator[str]:
+    """Hold the model's promotion slot; LockTimeout after `timeout_s`."""
+    name = lock_name(model)
+    ensure_limit(name)
+    entered = False
+    try:
+        with concurrency(name, occupy=1, timeout_seconds=timeout_s, strict=True):
+            entered = True
+            yield name
+    except TimeoutError:
+        if entered:
+            raise
+        raise LockTimeout(
+            f"could not take the promotion lock {name!r} within {timeout_s:g} s: another promotion of "
+            f"{model!r} is deciding; nothing was written"
+        ) from None
