@@ -123,3 +123,49 @@ def read_artifact(key: str, flow_run_id: str):
 
     found = asyncio.run(read())
     return found[0] if found else None
+
+
+ALL_GATES = ("data_validation", "drift", "bias", "robustness", "latency", "integration")
+
+
+def write_policy(path: Path, *, gates_on: tuple[str, ...] = (), **sections: object) -> str:
+    """The demo policy with only the evaluation gate (plus `gates_on`) and extra top-level `sections`."""
+    import yaml
+
+    data = yaml.safe_load(absolute_paths(DEMO_POLICY.read_text(), str(DEMO_POLICY)))
+    for gate in ALL_GATES:
+        if gate not in gates_on:
+            data["gates"].setdefault(gate, {})["enabled"] = False
+    data.update(sections)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return str(path)
+
+
+@pytest.fixture
+def quick_policy(tmp_path: Path) -> str:
+    """The demo policy judged by the evaluation gate alone (seconds per promotion)."""
+    return write_policy(tmp_path / "quick-policy.yaml")
+
+
+@pytest.fixture(scope="session")
+def prefect_server_api(session_tmp: Path) -> str:
+    """A real `prefect server start` on 127.0.0.1 with its own PREFECT_HOME, for the whole session."""
+    from tests.integration.servers import prefect_server
+
+    with prefect_server(session_tmp / "prefect-server") as api:
+        yield api
+
+
+def cli_env(registry: Registry, api: str, **extra: str) -> dict[str, str]:
+    """Environment for a `modelgate` subprocess against this registry and Prefect server."""
+    from tests.integration.servers import base_env
+
+    return base_env(
+        MLFLOW_TRACKING_URI=registry.uri,
+        MODELGATE_ARTIFACT_ROOT=(registry.root / "artifacts").as_uri(),
+        MODELGATE_HOME=str(registry.root / "home"),
+        PREFECT_API_URL=api,
+        PREFECT_HOME=str(registry.root / "prefect-client"),
+        PREFECT_LOGGING_LEVEL="INFO",
+        **extra,
+    )

@@ -1,0 +1,159 @@
+"""Real servers for tests, on 127.0.0.1, each with its own state folder, always stopped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import ROOT
+
+BIN = Path(sys.executable).parent
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def base_env(**extra: str) -> dict[str, str]:
+    """The test process's environment (telemetry off, state in temp folders) plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("PREFECT_API_URL", None)
+    env.update(extra)
+    return env
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{url} not healthy after {timeout} s: {log.read_text()[-2000:]}")
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+    """Stop a process started in its own session, with its children."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, sig)
+        proc.wait(timeout=timeout)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+
+def spawn(args: list[str], env: dict[str, str], log: Path, cwd: Path = ROOT) -> subprocess.Popen:
+    return subprocess.Popen(
+        args, env=env, cwd=cwd, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+@contextmanager
+def prefect_server(home: Path, database_url: str | None = None) -> Iterator[str]:
+    """`prefect server start` on a free port; yields the API URL."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = base_env(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    if database_url:
+        env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
+    log = home / "server.log"
+    proc = spawn([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env, log)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/api/health", proc, log)
+        yield f"http://127.0.0.1:{port}/api"
+    finally:
+        stop(proc)
+
+
+@contextmanager
+def prefect_worker(pool: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
+    """`prefect worker start` for a process pool (stopped with SIGINT, as workers prefer)."""
+    proc = spawn([str(BIN / "prefect"), "worker", "start", "--pool", pool, "--limit", "2"], env, log)
+    try:
+        yield proc
+    finally:
+        stop(proc, signal.SIGINT, timeout=30)
+
+
+@contextmanager
+def postgres(root: Path) -> Iterator[str]:
+    """A PostgreSQL 15 cluster in `root`, on 127.0.0.1; yields 'user@127.0.0.1:port' for URLs."""
+    data = root / "pgdata"
+    user = "modelgate"
+    subprocess.run(
+        [str(PG_BIN / "initdb"), "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    log = root / "postgres.log"
+    opts = f"-c listen_addresses=127.0.0.1 -c port={port} -k {root} -c fsync=off"
+    subprocess.run(
+        [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        for db in ("mlflow", "prefect"):
+            subprocess.run(
+                [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", user, db],
+                check=True,
+                capture_output=True,
+            )
+        yield f"{user}@127.0.0.1:{port}"
+    finally:
+        subprocess.run([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)
+
+
+@contextmanager
+def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]:
+    """`mlflow server` (registry + proxied artifacts) on a free port; yields its URL."""
+    port = free_port()
+    env = base_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    args = [
+        str(BIN / "mlflow"),
+        "server",
+        "--backend-store-uri",
+        backend_uri,
+        "--artifacts-destination",
+        str(artifacts),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    proc = spawn(args, env, log)
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}/health", proc, log)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(proc)
+
+
+def has_postgres() -> bool:
+    return (PG_BIN / "initdb").is_file() and shutil.which("true") is not None
