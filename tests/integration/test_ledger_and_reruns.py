@@ -1,0 +1,145 @@
+"""Idempotent re-runs, the per-model lock, the approval timeout, rollback and champion-at (Prefect harness)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from uuid import UUID
+
+import pytest
+
+from flows.promote import promote_version
+from gates.errors import LockTimeout
+from gates.outcome import Outcome
+from modelgate.cli import main
+from tasks.ledger import history
+from tasks.locks import lock_name, promotion_lock
+from tests.integration.conftest import BASELINE, BRITTLE, FULL, MODEL, WORSE, write_policy
+
+
+def task_states(flow_run_id: str, task_name: str) -> list[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterName
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)])),
+                task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=task_name)),
+            )
+
+    return [r.state.name for r in asyncio.run(read())]
+
+
+def test_rerun_reuses_cached_gates_and_records_no_second_decision(registry, quick_policy):
+    first = promote_version(MODEL, WORSE, quick_policy)
+    assert first.outcome is Outcome.REJECTED and not first.reused
+    assert task_states(first.flow_run_id, "run-gates") == ["Completed"]
+
+    again = promote_version(MODEL, WORSE, quick_policy)
+    assert again.reused and again.outcome is Outcome.REJECTED and again.exit_code == 1
+    assert again.ledger_run_id == first.ledger_run_id and "already decided" in again.message
+    assert again.evaluation_key == first.evaluation_key
+    assert again.gates == first.gates
+    assert task_states(again.flow_run_id, "run-gates") == ["Cached"]
+    assert len(history(MODEL, "model-promotions")) == 1
+
+    forced = promote_version(MODEL, WORSE, quick_policy, force=True)
+    assert not forced.reused and forced.ledger_run_id != first.ledger_run_id
+    assert task_states(forced.flow_run_id, "run-gates") == ["Completed"]
+    assert len(history(MODEL, "model-promotions")) == 2
+
+
+def test_a_changed_policy_is_a_new_evaluation(registry, quick_policy, tmp_path):
+    first = promote_version(MODEL, WORSE, quick_policy)
+    stricter = write_policy(tmp_path / "other.yaml", description="another policy text changes the hash")
+    second = promote_version(MODEL, WORSE, stricter)
+    assert second.evaluation_key != first.evaluation_key and not second.reused
+    assert len(history(MODEL, "model-promotions")) == 2
+
+
+def active_slots(name: str) -> int:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_global_concurrency_limit_by_name(name).active_slots
+
+
+def test_held_lock_stops_the_promotion_before_it_writes(registry, tmp_path, quick_policy):
+    policy = write_policy(tmp_path / "p.yaml", concurrency={"lock_timeout_s": 2})
+    before = registry.snapshot()
+    with promotion_lock(MODEL, 10) as name:
+        assert name == lock_name(MODEL) and active_slots(name) == 1
+        with pytest.raises(LockTimeout, match="could not take the promotion lock"):
+            promote_version(MODEL, BASELINE, policy)
+    assert registry.snapshot() == before
+    assert active_slots(name) == 0
+    after = promote_version(MODEL, BASELINE, quick_policy)  # released: the promotion goes through
+    assert after.outcome is Outcome.PROMOTED
+
+
+def test_approval_timeout_rejects_by_default(registry, tmp_path):
+    approval = {"mode": "always", "approvers": ["alice"], "timeout_s": 2, "poll_interval_s": 1}
+    policy = write_policy(tmp_path / "p.yaml", approval=approval)
+    outcome = promote_version(MODEL, BASELINE, policy)
+    assert outcome.outcome is Outcome.REJECTED and outcome.approval.timed_out
+    assert outcome.decision.reasons[0] == "no approval within 2 s"
+    assert not registry.client().get_registered_model(MODEL).aliases
+    tags = registry.client().get_model_version(MODEL, BASELINE).tags
+    assert tags["modelgate.approval"] == "timed out"
+
+
+def test_warnings_need_approval_only_in_on_warning_mode(registry, tmp_path):
+    approval = {"mode": "on_warning", "approvers": ["alice"], "timeout_s": 1, "poll_interval_s": 1}
+    policy = write_policy(tmp_path / "p.yaml", approval=approval)
+    outcome = promote_version(MODEL, BASELINE, policy)  # evaluation alone passes without warnings
+    assert outcome.outcome is Outcome.PROMOTED and outcome.approval is None
+
+
+def test_champion_at_and_rollback(registry, quick_policy, capsys):
+    assert promote_version(MODEL, BASELINE, quick_policy).outcome is Outcome.PROMOTED
+    between = datetime.now(UTC)
+    assert promote_version(MODEL, FULL, quick_policy).outcome is Outcome.PROMOTED
+    c = registry.client()
+
+    def cli(*args: str) -> tuple[int, str, str]:
+        code = main([*args, "--model", MODEL, "--policy", quick_policy])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    assert cli("champion-at", "--time", between.isoformat())[1].startswith(f"{MODEL}: v{BASELINE} was champion")
+    assert f"v{FULL} was champion" in cli("champion-at", "--time", "now")[1]
+    assert "no champion recorded" in cli("champion-at", "--time", "2000-01-01T00:00:00Z")[1]
+    code, _, err = cli("champion-at", "--time", "yesterday")
+    assert code == 2 and "not ISO 8601" in err
+
+    before = registry.snapshot()
+    code, _, err = cli("rollback", "--to", BRITTLE)
+    assert code == 2 and "never champion" in err and registry.snapshot() == before
+    code, _, err = cli("rollback", "--to", FULL)
+    assert code == 2 and "already the champion" in err and registry.snapshot() == before
+
+    code, out, _ = cli("rollback", "--by", "oncall", "--reason", "latency alerts after v6")
+    assert code == 0 and f"rolled back from {FULL} to {BASELINE}" in out
+    assert str(c.get_model_version_by_alias(MODEL, "champion").version) == BASELINE
+    assert str(c.get_model_version_by_alias(MODEL, "previous-champion").version) == FULL
+    entry = history(MODEL, "model-promotions")[-1]
+    assert entry.outcome == "rolled_back" and entry.prior_champion == FULL and entry.champion_after == BASELINE
+    assert entry.approver == "oncall" and entry.approval_reason == "latency alerts after v6"
+    assert c.get_model_version(MODEL, FULL).tags["modelgate.rolled_back_by"] == "oncall"
+    assert f"v{BASELINE} was champion" in cli("champion-at", "--time", "now")[1]
+
+    code, out, _ = cli("rollback", "--to", FULL)  # v6 was champion before: allowed
+    assert code == 0 and str(c.get_model_version_by_alias(MODEL, "champion").version) == FULL
+
+    c.delete_model_version(MODEL, BASELINE)
+    before = registry.snapshot()
+    code, _, err = cli("rollback", "--to", BASELINE)
+    assert code == 2 and "has been deleted" in err and registry.snapshot() == before
+    code, _, err = cli("rollback")
+    assert code == 2 and "has been deleted" in err
+
+
+def test_rollback_without_a_champion_is_bad_input(registry, quick_policy, capsys):
+    code = main(["rollback", "--model", MODEL, "--policy", quick_policy])
+    assert code == 2 and "no champion to roll back" in capsys.readouterr().err
