@@ -1,4 +1,4 @@
-"""The `modelgate` command line: promote, demo, history, champion-at, rollback, scan, schema, check-policy."""
+"""The `modelgate` command line: promote, demo, history, champion-at, rollback, schema, check-policy."""
 
 from __future__ import annotations
 

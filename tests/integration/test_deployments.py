@@ -1,0 +1,200 @@
+"""deployments/prefect.yaml for real: Prefect server, process work pool, worker, `prefect deployment run`;
+concurrent promotions of one model; the registry scan. All on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+from tests.integration.conftest import BASELINE, BRITTLE, FULL, MODEL, SLOW, WORSE, cli_env, write_policy
+from tests.integration.servers import BIN, prefect_worker
+
+pytestmark = pytest.mark.slow
+
+POOL = "modelgate"
+PROMOTE = "promote-model-version/promote-version"
+
+
+def prefect(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "prefect"), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="module")
+def deployed(prefect_server_api: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The project's prefect.yaml deployed to the server (schedules switched off for the test)."""
+    spec = yaml.safe_load((ROOT / "deployments" / "prefect.yaml").read_text())
+    for deployment in spec["deployments"]:
+        for schedule in deployment.get("schedules") or []:
+            schedule["active"] = False
+    path = tmp_path_factory.mktemp("deploy") / "prefect.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    env = cli_env_bare(prefect_server_api)
+    prefect(env, "work-pool", "create", POOL, "--type", "process")
+    done = prefect(env, "--no-prompt", "deploy", "--all", "--prefect-file", str(path))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return prefect_server_api
+
+
+def cli_env_bare(api: str) -> dict[str, str]:
+    from tests.integration.servers import base_env
+
+    return base_env(PREFECT_API_URL=api, MODELGATE_PROJECT_DIR=str(ROOT), PREFECT_LOGGING_LEVEL="INFO")
+
+
+def flow_runs(api: str, deployment: str, state: str | None = None) -> list[dict]:
+    flow, name = deployment.split("/")
+    dep = httpx.get(f"{api}/deployments/name/{flow}/{name}", timeout=10).json()
+    body: dict = {"deployments": {"id": {"any_": [dep["id"]]}}}
+    if state:
+        body["flow_runs"] = {"state": {"type": {"any_": [state]}}}
+    return httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
+
+
+def test_ci_style_deployment_run_through_a_worker(registry, deployed, tmp_path):
+    api = deployed
+    policy = write_policy(tmp_path / "policy.yaml")
+    env = {**cli_env(registry, api), "MODELGATE_PROJECT_DIR": str(ROOT)}
+
+    before = registry.snapshot()
+    missing = prefect(env, "deployment", "run", PROMOTE, "--param", 'version="1"')
+    assert missing.returncode != 0
+    assert "'model' is a required property" in " ".join((missing.stdout + missing.stderr).split())
+    assert registry.snapshot() == before
+
+    with prefect_worker(POOL, env, tmp_path / "worker.log"):
+        run = prefect(
+            env,
+            "deployment",
+            "run",
+            PROMOTE,
+            "--param",
+            f'model="{MODEL}"',
+            "--param",
+            f'version="{BASELINE}"',
+            "--param",
+            f"policy_path={json.dumps(policy)}",
+            "--watch",
+            "--watch-interval",
+            "1",
+            "--watch-timeout",
+            "240",
+        )
+    log = run.stdout + run.stderr + (tmp_path / "worker.log").read_text()
+    assert run.returncode == 0, log[-4000:]
+    assert "Completed" in log
+    c = registry.client()
+    assert str(c.get_model_version_by_alias(MODEL, "champion").version) == BASELINE
+    exp = c.get_experiment_by_name("model-promotions")
+    (ledger,) = c.search_runs([exp.experiment_id])
+    assert ledger.data.tags["modelgate.trigger"] == "ci" and ledger.data.tags["modelgate.outcome"] == "promoted"
+
+
+def test_promotions_started_at_once_end_with_one_champion(registry, prefect_server_api, tmp_path):
+    """Three candidates that all beat v1, started together: one wins the lock's compare-and-set, the
+    others see that the champion moved and record `stale` rather than deciding against v1."""
+    registry.client().set_registered_model_alias(MODEL, "champion", BASELINE)
+    policy = write_policy(tmp_path / "policy.yaml")
+    env = cli_env(registry, prefect_server_api)
+    procs = {
+        v: subprocess.Popen(
+            [str(BIN / "modelgate"), "promote", "--model", MODEL, "--version", v, "--policy", policy, "--json"],
+            env=env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for v in (BRITTLE, SLOW, FULL)
+    }
+    results = {}
+    for v, proc in procs.items():
+        out, err = proc.communicate(timeout=300)
+        assert out.strip(), err[-3000:]
+        results[v] = (proc.returncode, json.loads(out))
+    winners = [v for v, (code, o) in results.items() if o["outcome"] == "promoted"]
+    assert len(winners) == 1, {v: o["message"] for v, (_, o) in results.items()}
+    (winner,) = winners
+    assert results[winner][0] == 0
+    c = registry.client()
+    assert str(c.get_model_version_by_alias(MODEL, "champion").version) == winner
+    for v, (code, o) in results.items():
+        if v != winner:
+            assert code == 3 and o["outcome"] == "stale" and o["champion_after"] == winner
+    exp = c.get_experiment_by_name("model-promotions")
+    ledger = c.search_runs([exp.experiment_id])
+    assert sorted(r.data.tags["modelgate.version"] for r in ledger) == sorted(procs)
+    assert all(r.data.tags["modelgate.prior_champion"] == BASELINE for r in ledger)
+
+
+def scan(env: dict[str, str], **params: object) -> subprocess.CompletedProcess:
+    code = (
+        "import json, sys; from flows.scan import scan_registry; "
+        f"print(json.dumps([t.model_dump() for t in scan_registry(**json.loads({json.dumps(json.dumps(params))}))]))"
+    )
+    return subprocess.run(
+        [str(BIN / "python"), "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_scan_triggers_exactly_the_undecided_versions(registry, deployed, tmp_path):
+    api = deployed
+    policy_dir = tmp_path / "policies"
+    policy_dir.mkdir()
+    write_policy(policy_dir / f"{MODEL}.yaml")
+    c = registry.client()
+    source = c.get_model_version(MODEL, FULL)
+    for _ in range(13):  # 20 versions in all
+        c.create_model_version(MODEL, source.source, run_id=source.run_id)
+    c.set_registered_model_alias(MODEL, "champion", BASELINE)
+    decided = {"2": "rejected", "3": "promoted", "9": "rejected"}
+    for version, outcome in decided.items():
+        c.set_model_version_tag(MODEL, version, "modelgate.outcome", outcome)
+    c.set_model_version_tag(MODEL, "4", "modelgate.outcome", "pending")  # still waits for a decision
+    c.set_model_version_tag(MODEL, "5", "modelgate.outcome", "stale")  # judged against an old champion
+    registry.set_status("20", "PENDING_REGISTRATION")
+    expected = {str(v) for v in range(2, 20)} - set(decided)
+    env = cli_env(registry, api)
+
+    for run in flow_runs(api, PROMOTE, "SCHEDULED"):  # leftovers from other tests
+        httpx.delete(f"{api}/flow_runs/{run['id']}", timeout=10)
+    done = scan(env, models=[MODEL], policy_dir=str(policy_dir), wait=False, max_concurrent=4)
+    assert done.returncode == 0, done.stderr[-3000:]
+    triggered = json.loads(done.stdout.strip().splitlines()[-1])
+    assert {t["version"] for t in triggered} == expected
+    scheduled = flow_runs(api, PROMOTE, "SCHEDULED")
+    assert sorted(r["parameters"]["version"] for r in scheduled) == sorted(expected)
+    assert all(r["parameters"]["trigger"] == "schedule" for r in scheduled)
+    for run in scheduled:  # no worker runs them here
+        httpx.delete(f"{api}/flow_runs/{run['id']}", timeout=10)
+
+    before = registry.snapshot()
+    unknown = scan(env, models=["no-such-model"], policy_dir=str(policy_dir), wait=False)
+    assert unknown.returncode != 0
+    assert "no policy for model 'no-such-model'" in unknown.stderr
+    assert flow_runs(api, PROMOTE, "SCHEDULED") == [] and registry.snapshot() == before
+
+
+def test_scan_waits_for_each_promotion_through_the_worker(registry, deployed, tmp_path):
+    api = deployed
+    policy_dir = tmp_path / "policies"
+    policy_dir.mkdir()
+    write_policy(policy_dir / f"{MODEL}.yaml")
+    c = registry.client()
+    c.set_registered_model_alias(MODEL, "champion", FULL)
+    for version in ("1", "2", "3", "4", "5"):
+        c.set_model_version_tag(MODEL, version, "modelgate.outcome", "rejected")
+    env = {**cli_env(registry, api), "MODELGATE_PROJECT_DIR": str(ROOT)}
+    with prefect_worker(POOL, env, tmp_path / "worker.log"):
+        done = scan(env, models=[MODEL], policy_dir=str(policy_dir), wait=True, max_concurrent=1)
+    assert done.returncode == 0, done.stderr[-3000:] + (tmp_path / "worker.log").read_text()[-3000:]
+    (triggered,) = json.loads(done.stdout.strip().splitlines()[-1])
+    assert triggered["version"] == WORSE and triggered["state"] == "COMPLETED"
+    assert c.get_model_version(MODEL, WORSE).tags["modelgate.outcome"] == "rejected"
+    assert c.get_model_version(MODEL, WORSE).tags["modelgate.decision"] == "reject"
