@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from modelgate.environment import configure
@@ -82,6 +83,16 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr(enabled: bool) -> Iterator[None]:
+    """With --json, keep stdout for the JSON alone (MLflow prints run links to stdout)."""
+    if not enabled:
+        yield
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
 def _table(rows: list[list[str]], headers: list[str]) -> str:
     widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
     line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
@@ -117,7 +128,7 @@ def _promote(args: argparse.Namespace) -> int:
 
     eval_data = str(Path(args.eval_data).resolve()) if args.eval_data else None
     preflight(policy_path, args.model, str(args.version), eval_data)
-    with flow_settings():
+    with flow_settings(), _stdout_to_stderr(args.json):
         outcome = promote_version(
             args.model,
             str(args.version),
@@ -239,7 +250,7 @@ def _rollback(args: argparse.Namespace) -> int:
 
     policy = policy_for(policy_path, args.model)
     plan = plan_rollback(policy, args.to)  # bad input fails here, before anything is written
-    with flow_settings():
+    with flow_settings(), _stdout_to_stderr(args.json):
         outcome = rollback_champion(args.model, plan.target, policy_path, args.trigger, args.by, args.reason)
     print(outcome.model_dump_json(indent=2) if args.json else outcome.message)
     return outcome.exit_code

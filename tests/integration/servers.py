@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -100,32 +101,48 @@ def prefect_worker(pool: str, env: dict[str, str], log: Path) -> Iterator[subpro
 
 @contextmanager
 def postgres(root: Path) -> Iterator[str]:
-    """A PostgreSQL 15 cluster in `root`, on 127.0.0.1; yields 'user@127.0.0.1:port' for URLs."""
-    data = root / "pgdata"
+    """A PostgreSQL 15 cluster on 127.0.0.1, stopped and removed after; yields 'user@127.0.0.1:port'.
+
+    PostgreSQL refuses to run as root: then the cluster lives in its own temp folder owned by the
+    `postgres` system user and its commands run as that user.
+    """
+    as_root = os.geteuid() == 0
+    if as_root:
+        import pwd
+
+        owner = pwd.getpwnam("postgres")
+        base = Path(tempfile.mkdtemp(prefix="modelgate-pg-"))
+        os.chown(base, owner.pw_uid, owner.pw_gid)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    else:
+        base = root
+        base.mkdir(parents=True, exist_ok=True)
+        run_as = []
+    data = base / "pgdata"
     user = "modelgate"
-    subprocess.run(
-        [str(PG_BIN / "initdb"), "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8"],
-        check=True,
-        capture_output=True,
-    )
     port = free_port()
-    log = root / "postgres.log"
-    opts = f"-c listen_addresses=127.0.0.1 -c port={port} -k {root} -c fsync=off"
-    subprocess.run(
-        [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", opts, "-w", "start"],
-        check=True,
-        capture_output=True,
-    )
+    log = base / "postgres.log"
+
+    def pg(tool: str, *args: str) -> None:
+        subprocess.run([*run_as, str(PG_BIN / tool), *args], check=True, capture_output=True, cwd=base)
+
     try:
-        for db in ("mlflow", "prefect"):
+        pg("initdb", "-D", str(data), "-U", user, "--auth=trust", "-E", "UTF8")
+        opts = f"-c listen_addresses=127.0.0.1 -c port={port} -k {base} -c fsync=off"
+        pg("pg_ctl", "-D", str(data), "-l", str(log), "-o", opts, "-w", "start")
+        try:
+            for db in ("mlflow", "prefect"):
+                pg("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", user, db)
+            yield f"{user}@127.0.0.1:{port}"
+        finally:
             subprocess.run(
-                [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", user, db],
-                check=True,
+                [*run_as, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
                 capture_output=True,
+                cwd=base,
             )
-        yield f"{user}@127.0.0.1:{port}"
     finally:
-        subprocess.run([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True)
+        if as_root:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 @contextmanager
@@ -156,4 +173,4 @@ def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]
 
 
 def has_postgres() -> bool:
-    return (PG_BIN / "initdb").is_file() and shutil.which("true") is not None
+    return (PG_BIN / "initdb").is_file() and (os.geteuid() != 0 or shutil.which("runuser") is not None)
