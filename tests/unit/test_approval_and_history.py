@@ -1,0 +1,142 @@
+"""Approval rules and the champion history, as pure functions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gates.approval import (
+    AnswerStatus,
+    ApprovalAnswer,
+    ApprovalRecord,
+    RequestKind,
+    apply_approval,
+    approval_request,
+    gives_up,
+    judge_answer,
+)
+from gates.champion_history import ChampionMove, champion_at, ever_champion, parse_time, rollback_target
+from gates.decision import Decision, Verdict
+from gates.errors import BadInputError, PolicyError
+from gates.policy import ApprovalPolicy, parse_policy
+
+PROMOTE = Decision(verdict=Verdict.PROMOTE, reasons=("all blocking gates passed",))
+WARNED = Decision(verdict=Verdict.NEEDS_APPROVAL, reasons=("drift: 4 columns drifted",), warning_gates=("drift",))
+FAILED = Decision(verdict=Verdict.REJECT, reasons=("evaluation: auc fell",), failing_gates=("evaluation",))
+
+
+def policy(**kw) -> ApprovalPolicy:
+    return ApprovalPolicy(**{"mode": "always", "approvers": ["Alice", "bob"], **kw})
+
+
+@pytest.mark.parametrize(
+    ("mode", "override", "decision", "expected"),
+    [
+        ("never", True, PROMOTE, None),
+        ("never", True, FAILED, None),
+        ("always", False, PROMOTE, RequestKind.CONFIRM),
+        ("always", False, FAILED, None),
+        ("always", True, FAILED, RequestKind.OVERRIDE),
+        ("on_warning", False, PROMOTE, None),
+        ("on_warning", False, WARNED, RequestKind.CONFIRM),
+        ("on_warning", True, FAILED, RequestKind.OVERRIDE),
+    ],
+)
+def test_when_a_person_is_asked(mode, override, decision, expected):
+    assert approval_request(decision, policy(mode=mode, allow_override=override)) is expected
+
+
+def test_answers_count_only_from_the_allow_list_and_overrides_need_a_reason():
+    p = policy()
+    assert judge_answer(ApprovalAnswer(approver=" alice ", approve=True), RequestKind.CONFIRM, p)[0] is (
+        AnswerStatus.ACCEPTED
+    )
+    status, why = judge_answer(ApprovalAnswer(approver="mallory", approve=True), RequestKind.CONFIRM, p)
+    assert status is AnswerStatus.NOT_ALLOWED and why == "mallory is not on the approvers list"
+    assert judge_answer(ApprovalAnswer(approver="", approve=True), RequestKind.CONFIRM, p)[0] is (
+        AnswerStatus.NOT_ALLOWED
+    )
+    status, _ = judge_answer(ApprovalAnswer(approver="bob", approve=True, reason=" "), RequestKind.OVERRIDE, p)
+    assert status is AnswerStatus.NEEDS_REASON
+    # confirming a rejection needs no reason
+    assert judge_answer(ApprovalAnswer(approver="bob", approve=False), RequestKind.OVERRIDE, p)[0] is (
+        AnswerStatus.ACCEPTED
+    )
+
+
+def test_asking_again_stops_at_the_policy_limit_or_at_once_when_told():
+    assert not gives_up(AnswerStatus.NOT_ALLOWED, 1, policy(max_requests=2))
+    assert gives_up(AnswerStatus.NOT_ALLOWED, 2, policy(max_requests=2))
+    assert gives_up(AnswerStatus.NOT_ALLOWED, 1, policy(on_unlisted_approver="reject"))
+    assert not gives_up(AnswerStatus.NEEDS_REASON, 1, policy(on_unlisted_approver="reject"))
+
+
+def test_apply_approval():
+    p = policy()
+    approved = ApprovalRecord(kind=RequestKind.CONFIRM, requests=1, approver="bob", approved=True, reason="ok")
+    assert apply_approval(PROMOTE, approved, p).verdict is Verdict.PROMOTE
+    override = approved.model_copy(update={"kind": RequestKind.OVERRIDE, "override": True, "reason": "hotfix"})
+    after = apply_approval(FAILED, override, p)
+    assert after.verdict is Verdict.PROMOTE and after.failing_gates == ("evaluation",)
+    assert after.reasons[0] == "override by bob: hotfix"
+    rejected = approved.model_copy(update={"approved": False, "reason": "not now"})
+    assert apply_approval(PROMOTE, rejected, p).reasons[0] == "rejected by bob: not now"
+    timed_out = ApprovalRecord(kind=RequestKind.CONFIRM, requests=1, timed_out=True)
+    assert apply_approval(PROMOTE, timed_out, p).verdict is Verdict.REJECT
+    assert apply_approval(PROMOTE, timed_out, policy(on_timeout="pending")).verdict is Verdict.NEEDS_APPROVAL
+    nobody = ApprovalRecord(kind=RequestKind.CONFIRM, requests=3, ignored=("mallory is not on the approvers list",))
+    rejected_for_nobody = apply_approval(PROMOTE, nobody, p)
+    assert rejected_for_nobody.verdict is Verdict.REJECT and "mallory" in rejected_for_nobody.reasons[0]
+
+
+def test_approval_policy_needs_approvers_unless_never():
+    base = {"model_name": "m", "eval_data": {"path": "e.csv", "target": "y"}}
+    with pytest.raises(PolicyError, match="approval: approval mode 'always' needs at least one name"):
+        parse_policy({**base, "approval": {"mode": "always"}})
+    with pytest.raises(PolicyError, match="approval.timeout_s"):
+        parse_policy({**base, "approval": {"mode": "always", "approvers": ["a"], "timeout_s": 0}})
+    with pytest.raises(PolicyError, match="approval.on_timeout"):
+        parse_policy({**base, "approval": {"mode": "always", "approvers": ["a"], "on_timeout": "promote"}})
+    assert parse_policy(base).approval.mode == "never"
+
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def move(hours: int, prior: str | None, after: str, outcome: str = "promoted") -> ChampionMove:
+    return ChampionMove(T0 + timedelta(hours=hours), prior, after, outcome, f"run{hours}")
+
+
+MOVES = [move(1, None, "1"), move(2, "1", "4"), move(3, "4", "6"), move(4, "6", "4", "rolled_back")]
+
+
+def test_champion_at_each_moment():
+    assert champion_at(MOVES, T0) is None
+    assert champion_at(MOVES, T0 + timedelta(hours=1)).after == "1"  # inclusive
+    assert champion_at(MOVES, T0 + timedelta(hours=2, minutes=30)).after == "4"
+    assert champion_at(MOVES, T0 + timedelta(hours=3, minutes=1)).after == "6"
+    assert champion_at(MOVES, T0 + timedelta(days=9)).after == "4"
+    assert ever_champion(MOVES) == {"1", "4", "6"}
+
+
+def test_rollback_target():
+    assert rollback_target(MOVES[:3], "6", None) == "4"
+    assert rollback_target(MOVES, "4", None) == "6"  # the latest move that installed v4 was the rollback
+    assert rollback_target(MOVES, "4", "1") == "1"
+    with pytest.raises(BadInputError, match="never champion"):
+        rollback_target(MOVES, "4", "3")
+    with pytest.raises(BadInputError, match="already the champion"):
+        rollback_target(MOVES, "4", "4")
+    with pytest.raises(BadInputError, match="no champion to roll back"):
+        rollback_target(MOVES, None, None)
+    with pytest.raises(BadInputError, match="records no champion before version 1"):
+        rollback_target(MOVES[:1], "1", None)
+
+
+def test_parse_time():
+    assert parse_time("2026-01-01T10:00:00Z") == datetime(2026, 1, 1, 10, tzinfo=UTC)
+    assert parse_time("2026-01-01 10:00") == datetime(2026, 1, 1, 10, tzinfo=UTC)
+    assert parse_time("2026-01-01T11:00:00+01:00") == datetime(2026, 1, 1, 10, tzinfo=UTC)
+    with pytest.raises(BadInputError, match="not ISO 8601"):
+        parse_time("last tuesday")
