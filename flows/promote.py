@@ -8,6 +8,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger, task
 from prefect.runtime import flow_run
+from prefect.states import Completed
 
 from flows.approval import ask_for_approval
 from gates.approval import ApprovalRecord, apply_approval, approval_request
@@ -115,6 +116,15 @@ def run_gates(
     return GateRun(results, extra_files)
 
 
+STATE_NAMES = {
+    Outcome.PROMOTED: "Promoted",
+    Outcome.REJECTED: "Rejected",
+    Outcome.STALE: "Stale",
+    Outcome.PENDING: "Pending",
+    Outcome.DRY_RUN: "DryRun",
+}
+
+
 @flow(name="promote-model-version", log_prints=True, validate_parameters=True)
 def promote_version(
     model: str,
@@ -130,7 +140,22 @@ def promote_version(
     `eval_data` overrides the policy's eval file (e.g. a fresh extract in CI). Gate results are cached
     on the candidate, champion, policy and data hashes, and an attempt with the same hashes that was
     already decided is not decided again; `force` re-runs the gates and records a new decision.
+    The run ends in a Completed state named after the outcome (Promoted, Rejected, Stale, Pending,
+    DryRun), so the Prefect UI and API show it; called directly, the flow returns the PromotionOutcome.
     """
+    outcome = _promote(model, version, policy_path, dry_run, trigger, eval_data, force)
+    return Completed(data=outcome, name=STATE_NAMES[outcome.outcome], message=outcome.message[:500])  # type: ignore[return-value]
+
+
+def _promote(
+    model: str,
+    version: str,
+    policy_path: str | None,
+    dry_run: bool,
+    trigger: str,
+    eval_data: str | None,
+    force: bool,
+) -> PromotionOutcome:
     policy_file = policy_path or default_policy_path(model)
     # 1. Inputs. Any bad input stops here, before anything is written.
     policy = load_policy_step(policy_file, model)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prefect import flow
+from prefect.states import Completed
 from pydantic import BaseModel, ConfigDict
 
 from tasks.locks import promotion_lock
@@ -43,7 +44,7 @@ def rollback_champion(
         plan = plan_rollback(policy, to)
         outcome, message, after, run_id = move_back(policy, plan, trigger, requested_by, reason)
     print(f"{model}: {message}")
-    return RollbackOutcome(
+    result = RollbackOutcome(
         model=model,
         champion_before=plan.current,
         champion_after=after,
@@ -51,3 +52,5 @@ def rollback_champion(
         message=message,
         ledger_run_id=run_id,
     )
+    name = "RolledBack" if outcome == "rolled_back" else "Stale"
+    return Completed(data=result, name=name, message=message[:500])  # type: ignore[return-value]

@@ -75,6 +75,20 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--trigger", default="cli", help="recorded in the ledger")
     r.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
+    t = sub.add_parser(
+        "trigger",
+        help="run the promote deployment on the Prefect server (PREFECT_API_URL), wait, exit with the outcome's code",
+        epilog=EXIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    t.add_argument("--model", required=True, help="registered model name")
+    t.add_argument("--version", required=True, help="model version number")
+    t.add_argument("--deployment", default=PROMOTE_DEPLOYMENT, help=f"deployment to run (default {PROMOTE_DEPLOYMENT})")
+    t.add_argument("--policy", help="policy path as the worker sees it (default: the deployment's)")
+    t.add_argument("--trigger", default="ci", help="recorded in the ledger")
+    t.add_argument("--force", action="store_true", help="re-run the gates even if already decided")
+    t.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the run (default 3600)")
+
     s = sub.add_parser("schema", help="write the policy JSON schema")
     s.add_argument("--output", default="configs/policy.schema.json", help="where to write it ('-' for stdout)")
 
@@ -256,6 +270,41 @@ def _rollback(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
+PROMOTE_DEPLOYMENT = "promote-model-version/promote-version"
+STATE_EXIT_CODES = {"Promoted": 0, "DryRun": 0, "Rejected": 1, "Stale": 3, "Pending": 4}
+
+
+def _trigger(args: argparse.Namespace) -> int:
+    import os
+
+    from gates.errors import BadInputError
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise BadInputError("trigger needs PREFECT_API_URL (the Prefect server the deployment lives on)")
+    from prefect.deployments import run_deployment
+    from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+
+    params: dict[str, object] = {"model": args.model, "version": str(args.version), "trigger": args.trigger}
+    if args.policy:
+        params["policy_path"] = args.policy
+    if args.force:
+        params["force"] = True
+    try:
+        run = run_deployment(args.deployment, parameters=params, timeout=args.timeout, poll_interval=2)
+    except ObjectNotFound:
+        raise BadInputError(f"deployment {args.deployment!r} not found on {os.environ['PREFECT_API_URL']}") from None
+    except PrefectHTTPStatusError as exc:
+        detail = exc.response.json().get("detail", str(exc)) if exc.response is not None else str(exc)
+        raise BadInputError(f"the server refused the run: {detail}") from None
+    state = run.state
+    name = state.name if state else "Unknown"
+    print(f"{args.model} v{args.version}: {name}: {state.message if state else ''} (flow run {run.id})")
+    if state is None or not state.is_final():
+        print(f"error: flow run {run.id} still {name} after {args.timeout:g} s", file=sys.stderr)
+        return 5
+    return STATE_EXIT_CODES.get(name, 5)
+
+
 def _schema(args: argparse.Namespace) -> int:
     from gates.policy import policy_json_schema
 
@@ -282,6 +331,7 @@ COMMANDS = {
     "history": _history,
     "champion-at": _champion_at,
     "rollback": _rollback,
+    "trigger": _trigger,
     "schema": _schema,
     "check-policy": _check_policy,
 }

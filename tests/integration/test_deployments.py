@@ -42,6 +42,18 @@ def deployed(prefect_server_api: str, tmp_path_factory: pytest.TempPathFactory) 
     return prefect_server_api
 
 
+def modelgate(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    wait = ["--timeout", "240"] if args[0] == "trigger" else []
+    return subprocess.run(
+        [str(BIN / "modelgate"), *args, *wait],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def cli_env_bare(api: str) -> dict[str, str]:
     from tests.integration.servers import base_env
 
@@ -68,32 +80,23 @@ def test_ci_style_deployment_run_through_a_worker(registry, deployed, tmp_path):
     assert "'model' is a required property" in " ".join((missing.stdout + missing.stderr).split())
     assert registry.snapshot() == before
 
+    unknown = modelgate(env, "trigger", "--model", MODEL, "--version", "1", "--deployment", "nope/nope")
+    assert unknown.returncode == 2 and "deployment 'nope/nope' not found" in unknown.stderr
+
     with prefect_worker(POOL, env, tmp_path / "worker.log"):
-        run = prefect(
-            env,
-            "deployment",
-            "run",
-            PROMOTE,
-            "--param",
-            f'model="{MODEL}"',
-            "--param",
-            f'version="{BASELINE}"',
-            "--param",
-            f"policy_path={json.dumps(policy)}",
-            "--watch",
-            "--watch-interval",
-            "1",
-            "--watch-timeout",
-            "240",
-        )
-    log = run.stdout + run.stderr + (tmp_path / "worker.log").read_text()
-    assert run.returncode == 0, log[-4000:]
-    assert "Completed" in log
+        promoted = modelgate(env, "trigger", "--model", MODEL, "--version", BASELINE, "--policy", policy)
+        rejected = modelgate(env, "trigger", "--model", MODEL, "--version", WORSE, "--policy", policy)
+    log = promoted.stdout + promoted.stderr + rejected.stderr + (tmp_path / "worker.log").read_text()
+    assert promoted.returncode == 0 and f"v{BASELINE}: Promoted" in promoted.stdout, log[-4000:]
+    assert rejected.returncode == 1 and f"v{WORSE}: Rejected" in rejected.stdout, log[-4000:]
+    states = {r["parameters"]["version"]: r["state"]["name"] for r in flow_runs(api, PROMOTE, "COMPLETED")}
+    assert states[BASELINE] == "Promoted" and states[WORSE] == "Rejected"
     c = registry.client()
     assert str(c.get_model_version_by_alias(MODEL, "champion").version) == BASELINE
     exp = c.get_experiment_by_name("model-promotions")
-    (ledger,) = c.search_runs([exp.experiment_id])
-    assert ledger.data.tags["modelgate.trigger"] == "ci" and ledger.data.tags["modelgate.outcome"] == "promoted"
+    ledger = {r.data.tags["modelgate.version"]: r.data.tags for r in c.search_runs([exp.experiment_id])}
+    assert ledger[BASELINE]["modelgate.trigger"] == "ci" and ledger[BASELINE]["modelgate.outcome"] == "promoted"
+    assert ledger[WORSE]["modelgate.outcome"] == "rejected"
 
 
 def test_promotions_started_at_once_end_with_one_champion(registry, prefect_server_api, tmp_path):
