@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -136,7 +137,13 @@ def _promote(args: argparse.Namespace) -> int:
     from gates.policy import load_policy
 
     policy_path = args.policy or str(Path("configs/policies") / f"{args.model}.yaml")
-    load_policy(policy_path)  # a bad policy fails before MLflow or Prefect is touched
+    policy = load_policy(policy_path)  # a bad policy fails before MLflow or Prefect is touched
+    if policy.approval.mode != "never" and not args.dry_run and not os.environ.get("PREFECT_API_URL"):
+        print(
+            f"note: the policy may ask for approval; without PREFECT_API_URL the run waits (up to "
+            f"{policy.approval.timeout_s} s) on a temporary server that has no UI",
+            file=sys.stderr,
+        )
     from flows.promote import promote_version
     from tasks.promotion_steps import preflight
 
@@ -275,8 +282,6 @@ STATE_EXIT_CODES = {"Promoted": 0, "DryRun": 0, "Rejected": 1, "Stale": 3, "Pend
 
 
 def _trigger(args: argparse.Namespace) -> int:
-    import os
-
     from gates.errors import BadInputError
 
     if not os.environ.get("PREFECT_API_URL"):
