@@ -146,11 +146,17 @@ def scan(env: dict[str, str], **params: object) -> subprocess.CompletedProcess:
     )
 
 
+def policy_folder(tmp_path: Path) -> Path:
+    """A policy folder holding the quick demo policy, as the scan reads it."""
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    write_policy(folder / f"{MODEL}.yaml")
+    return folder
+
+
 def test_scan_triggers_exactly_the_undecided_versions(registry, deployed, tmp_path):
     api = deployed
-    policy_dir = tmp_path / "policies"
-    policy_dir.mkdir()
-    write_policy(policy_dir / f"{MODEL}.yaml")
+    policy_dir = policy_folder(tmp_path)
     c = registry.client()
     source = c.get_model_version(MODEL, FULL)
     for _ in range(13):  # 20 versions in all
@@ -186,9 +192,7 @@ def test_scan_triggers_exactly_the_undecided_versions(registry, deployed, tmp_pa
 
 def test_scan_waits_for_each_promotion_through_the_worker(registry, deployed, tmp_path):
     api = deployed
-    policy_dir = tmp_path / "policies"
-    policy_dir.mkdir()
-    write_policy(policy_dir / f"{MODEL}.yaml")
+    policy_dir = policy_folder(tmp_path)
     c = registry.client()
     c.set_registered_model_alias(MODEL, "champion", FULL)
     for version in ("1", "2", "3", "4", "5"):
