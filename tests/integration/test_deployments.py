@@ -85,10 +85,14 @@ def test_ci_style_deployment_run_through_a_worker(registry, deployed, tmp_path):
     assert unknown.returncode == 2 and "deployment 'nope/nope' not found" in unknown.stderr
 
     with prefect_worker(POOL, env, tmp_path / "worker.log"):
-        promoted = modelgate(env, "trigger", "--model", MODEL, "--version", BASELINE, "--policy", policy)
+        params = ["--param", f'model="{MODEL}"', "--param", f'version="{BASELINE}"']
+        promoted = prefect(
+            env, "deployment", "run", PROMOTE, *params, "--param", f"policy_path={json.dumps(policy)}",
+            "--watch", "--watch-interval", "1", "--watch-timeout", "240",
+        )  # fmt: skip
         rejected = modelgate(env, "trigger", "--model", MODEL, "--version", WORSE, "--policy", policy)
     log = promoted.stdout + promoted.stderr + rejected.stderr + (tmp_path / "worker.log").read_text()
-    assert promoted.returncode == 0 and f"v{BASELINE}: Promoted" in promoted.stdout, log[-4000:]
+    assert promoted.returncode == 0 and "'Promoted'" in promoted.stdout, log[-4000:]
     assert rejected.returncode == 1 and f"v{WORSE}: Rejected" in rejected.stdout, log[-4000:]
     states = {r["parameters"]["version"]: r["state"]["name"] for r in flow_runs(api, PROMOTE, "COMPLETED")}
     assert states[BASELINE] == "Promoted" and states[WORSE] == "Rejected"
