@@ -106,3 +106,16 @@ def test_bad_policy_exits_2_before_any_work(tmp_path, policy_text, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
     assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.slow
+def test_day_to_day_commands_on_the_demo_ledger(demo_home):
+    """champion-at and rollback on the demo's registry, and trigger without a server, as a user runs them."""
+    now = run(["champion-at", "--model", "adult-income", "--time", "now"], demo_home, 120)
+    assert now.returncode == 0 and "v6 was champion" in now.stdout
+    bad = run(["rollback", "--model", "adult-income", "--to", "2"], demo_home, 120)
+    assert bad.returncode == 2 and bad.stderr.strip() == (
+        "error: version 2 was never champion according to the ledger; cannot roll back to it"
+    )
+    no_server = run(["trigger", "--model", "adult-income", "--version", "7"], demo_home, 120)
+    assert no_server.returncode == 2 and "trigger needs PREFECT_API_URL" in no_server.stderr
