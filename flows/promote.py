@@ -11,8 +11,8 @@ from prefect.runtime import flow_run
 from prefect.states import Completed
 
 from flows.approval import ask_for_approval
-from gates.approval import ApprovalRecord, apply_approval, approval_request
-from gates.decision import Decision, decide
+from gates.approval import ApprovalRecord, RequestKind, apply_approval, approval_request
+from gates.decision import Decision, Verdict, decide
 from gates.outcome import Outcome, PromotionOutcome
 from gates.policy import PromotionPolicy, policy_hash
 from gates.result import GateResult
@@ -184,6 +184,8 @@ def _promote(
     attempt = _Attempt(policy, versions, results, extra_files, key, run_id, out_dir, trigger, digests)
 
     if dry_run:
+        if approval_request(decision, policy.approval) is RequestKind.CONFIRM:
+            decision = decision.model_copy(update={"verdict": Verdict.NEEDS_APPROVAL})  # would wait for a person
         after = versions.champion.version if versions.champion else None
         return attempt.finish(decision, Outcome.DRY_RUN, "dry run: nothing written to the registry", after)
     prior = None if force else earlier_decision(policy, key)

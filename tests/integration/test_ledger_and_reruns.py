@@ -89,6 +89,16 @@ def test_approval_timeout_rejects_by_default(registry, tmp_path):
     assert tags["modelgate.approval"] == "timed out"
 
 
+def test_dry_run_says_a_person_would_be_asked(registry, tmp_path):
+    approval = {"mode": "always", "approvers": ["alice"], "timeout_s": 1, "poll_interval_s": 1}
+    policy = write_policy(tmp_path / "p.yaml", approval=approval)
+    before = registry.snapshot()
+    outcome = promote_version(MODEL, BASELINE, policy, dry_run=True)
+    assert outcome.outcome is Outcome.DRY_RUN and outcome.decision.verdict.value == "needs_approval"
+    assert outcome.exit_code == 4 and outcome.approval is None
+    assert registry.snapshot() == before
+
+
 def test_warnings_need_approval_only_in_on_warning_mode(registry, tmp_path):
     approval = {"mode": "on_warning", "approvers": ["alice"], "timeout_s": 1, "poll_interval_s": 1}
     policy = write_policy(tmp_path / "p.yaml", approval=approval)
