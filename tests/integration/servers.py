@@ -174,3 +174,14 @@ def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]
 
 def has_postgres() -> bool:
     return (PG_BIN / "initdb").is_file() and (os.geteuid() != 0 or shutil.which("runuser") is not None)
+
+
+def call(method: str, url: str, body: dict | None = None, attempts: int = 20):
+    """One REST call; a 5xx (SQLite's 'database is locked' under load) is retried, as a client would."""
+    for _ in range(attempts):
+        response = httpx.request(method, url, json=body, timeout=10)
+        if response.status_code < 500:
+            response.raise_for_status()
+            return response.json() if response.content else None
+        time.sleep(0.5)
+    raise AssertionError(f"{method} {url}: {response.status_code} {response.text[:500]}")

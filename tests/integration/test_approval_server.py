@@ -7,11 +7,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.integration.conftest import BASELINE, MODEL, WORSE, cli_env, write_policy
-from tests.integration.servers import BIN
+from tests.integration.servers import BIN, call
 
 pytestmark = pytest.mark.slow
 
@@ -40,9 +39,7 @@ def paused_run(api: str, policy: str, proc: subprocess.Popen, pause_key: str, ti
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise AssertionError(f"promotion ended before pausing: {proc.stdout.read()} {proc.stderr.read()}")
-        runs = httpx.post(
-            f"{api}/flow_runs/filter", json={"flow_runs": {"state": {"type": {"any_": ["PAUSED"]}}}}, timeout=10
-        ).json()
+        runs = call("POST", f"{api}/flow_runs/filter", {"flow_runs": {"state": {"type": {"any_": ["PAUSED"]}}}})
         for run in runs:
             details = run["state"]["state_details"]
             if run["parameters"].get("policy_path") == policy and details["pause_key"] == pause_key:
@@ -52,11 +49,11 @@ def paused_run(api: str, policy: str, proc: subprocess.Popen, pause_key: str, ti
 
 
 def resume(api: str, run_id: str, answer: dict) -> dict:
-    return httpx.post(f"{api}/flow_runs/{run_id}/resume", json={"run_input": answer}, timeout=10).json()
+    return call("POST", f"{api}/flow_runs/{run_id}/resume", {"run_input": answer})
 
 
 def state_of(api: str, run_id: str) -> str:
-    return httpx.get(f"{api}/flow_runs/{run_id}", timeout=10).json()["state"]["type"]
+    return call("GET", f"{api}/flow_runs/{run_id}")["state"]["type"]
 
 
 def finish(proc: subprocess.Popen) -> tuple[int, dict]:
@@ -66,9 +63,7 @@ def finish(proc: subprocess.Popen) -> tuple[int, dict]:
 
 
 def form_description(api: str, run_id: str, pause_key: str) -> str:
-    rows = httpx.post(
-        f"{api}/flow_runs/{run_id}/input/filter", json={"prefix": f"paused-{pause_key}-description"}, timeout=10
-    ).json()
+    rows = call("POST", f"{api}/flow_runs/{run_id}/input/filter", {"prefix": f"paused-{pause_key}-description"})
     return json.loads(rows[0]["value"]) if rows else ""
 
 

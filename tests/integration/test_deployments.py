@@ -7,13 +7,12 @@ import json
 import subprocess
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
 from tests.conftest import ROOT
 from tests.integration.conftest import BASELINE, BRITTLE, FULL, MODEL, SLOW, WORSE, cli_env, write_policy
-from tests.integration.servers import BIN, prefect_worker
+from tests.integration.servers import BIN, call, prefect_worker
 
 pytestmark = pytest.mark.slow
 
@@ -63,11 +62,11 @@ def cli_env_bare(api: str) -> dict[str, str]:
 
 def flow_runs(api: str, deployment: str, state: str | None = None) -> list[dict]:
     flow, name = deployment.split("/")
-    dep = httpx.get(f"{api}/deployments/name/{flow}/{name}", timeout=10).json()
+    dep = call("GET", f"{api}/deployments/name/{flow}/{name}")
     body: dict = {"deployments": {"id": {"any_": [dep["id"]]}}}
     if state:
         body["flow_runs"] = {"state": {"type": {"any_": [state]}}}
-    return httpx.post(f"{api}/flow_runs/filter", json=body, timeout=10).json()
+    return call("POST", f"{api}/flow_runs/filter", body)
 
 
 def test_ci_style_deployment_run_through_a_worker(registry, deployed, tmp_path):
@@ -177,7 +176,7 @@ def test_scan_triggers_exactly_the_undecided_versions(registry, deployed, tmp_pa
     env = cli_env(registry, api)
 
     for run in flow_runs(api, PROMOTE, "SCHEDULED"):  # leftovers from other tests
-        httpx.delete(f"{api}/flow_runs/{run['id']}", timeout=10)
+        call("DELETE", f"{api}/flow_runs/{run['id']}")
     done = scan(env, models=[MODEL], policy_dir=str(policy_dir), wait=False, max_concurrent=4)
     assert done.returncode == 0, done.stderr[-3000:]
     triggered = json.loads(done.stdout.strip().splitlines()[-1])
@@ -186,7 +185,7 @@ def test_scan_triggers_exactly_the_undecided_versions(registry, deployed, tmp_pa
     assert sorted(r["parameters"]["version"] for r in scheduled) == sorted(expected)
     assert all(r["parameters"]["trigger"] == "schedule" for r in scheduled)
     for run in scheduled:  # no worker runs them here
-        httpx.delete(f"{api}/flow_runs/{run['id']}", timeout=10)
+        call("DELETE", f"{api}/flow_runs/{run['id']}")
 
     before = registry.snapshot()
     unknown = scan(env, models=["no-such-model"], policy_dir=str(policy_dir), wait=False)
