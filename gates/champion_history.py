@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from gates.errors import BadInputError
 
@@ -22,12 +23,22 @@ class ChampionMove:
     ledger_run_id: str
 
 
-def champion_moves(entries: Sequence[object]) -> list[ChampionMove]:
+class LedgerRecord(Protocol):
+    """What a ledger entry offers here (tasks.ledger.LedgerEntry has it)."""
+
+    time: datetime
+    prior_champion: str | None
+    champion_after: str | None
+    outcome: str
+    run_id: str
+
+
+def champion_moves(entries: Sequence[LedgerRecord]) -> list[ChampionMove]:
     """The alias moves among ledger entries (promotions and rollbacks), oldest first."""
     moves = [
-        ChampionMove(e.time, e.prior_champion, e.champion_after, e.outcome, e.run_id)  # type: ignore[attr-defined]
+        ChampionMove(e.time, e.prior_champion, e.champion_after, e.outcome, e.run_id)
         for e in entries
-        if e.outcome in MOVES  # type: ignore[attr-defined]
+        if e.outcome in MOVES
     ]
     return sorted(moves, key=lambda m: m.time)
 

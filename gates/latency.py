@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gates.latency_core import LatencyStats
 from gates.policy import LatencyGatePolicy
-from gates.result import GateResult, GateStatus, Measurement, failure_status, guarded, skipped
+from gates.result import GateResult, Measurement, failure_status, finish, guarded, skipped
 
 GATE = "latency"
 
@@ -77,21 +77,15 @@ def _judge(
     where = f"on {environment.get('device_name', environment.get('device'))} ({environment.get('device')})"
     suffix = f" {note}" if note else ""
     if failures:
-        status, summary = (
-            failure_status(policy.blocking),
-            f"{len(failures)} latency check(s) failed {where}: {failures[0]}.{suffix}",
-        )
+        summary = f"{len(failures)} latency check(s) failed {where}: {failures[0]}.{suffix}"
     else:
-        status, summary = (
-            GateStatus.PASSED,
-            f"Latency within limits at batch sizes {policy.batch_sizes} {where}.{suffix}",
-        )
-    return GateResult(
-        gate=GATE,
-        status=status,
+        summary = f"Latency within limits at batch sizes {policy.batch_sizes} {where}.{suffix}"
+    return finish(
+        GATE,
+        ok=not failures,
         blocking=policy.blocking,
         summary=summary,
-        measurements=tuple(measurements),
+        measurements=measurements,
         details={
             "environment": environment,
             "candidate": [s.to_dict() for s in candidate],
