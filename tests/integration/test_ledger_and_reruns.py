@@ -153,3 +153,22 @@ def test_champion_at_and_rollback(registry, quick_policy, capsys):
 def test_rollback_without_a_champion_is_bad_input(registry, quick_policy, capsys):
     code = main(["rollback", "--model", MODEL, "--policy", quick_policy])
     assert code == 2 and "no champion to roll back" in capsys.readouterr().err
+
+
+def test_scan_policy_folder_bad_input(tmp_path):
+    from gates.errors import BadInputError, PolicyError
+    from tasks.scan_steps import policies_in
+
+    with pytest.raises(BadInputError, match="policy folder not found"):
+        policies_in(str(tmp_path / "missing"))
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    write_policy(folder / "a.yaml")
+    write_policy(folder / "b.yaml")
+    with pytest.raises(PolicyError, match=f"a second policy for '{MODEL}'"):
+        policies_in(str(folder))
+    (folder / "b.yaml").write_text("model_name: [unclosed\n")
+    with pytest.raises(PolicyError, match="invalid YAML at line"):
+        policies_in(str(folder))
+    (folder / "b.yaml").unlink()
+    assert policies_in(str(folder)) == {MODEL: str(folder / "a.yaml")}
