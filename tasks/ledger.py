@@ -83,13 +83,18 @@ def history(model: str, experiment: str) -> list[LedgerEntry]:
 
 
 def decided_before(model: str, experiment: str, evaluation_key: str) -> LedgerEntry | None:
-    """The latest final decision (promoted or rejected) recorded for this evaluation key, if any."""
+    """The latest final decision for this evaluation key, if it was a rejection that still stands.
+
+    A recorded promotion is not reused: the caller already refuses a candidate that is champion, so a
+    promotion with this key no longer holds (the champion was rolled back) and the attempt is judged anew.
+    """
     entries = _search(
         experiment,
         f"tags.`{TAG}model` = {_quoted(model)} and tags.`{TAG}evaluation_key` = {_quoted(evaluation_key)}",
         ["attributes.start_time DESC"],
     )
-    return next((e for e in entries if e.outcome in FINAL_OUTCOMES), None)
+    latest = next((e for e in entries if e.outcome in FINAL_OUTCOMES), None)
+    return latest if latest is not None and latest.outcome == "rejected" else None
 
 
 FINAL_OUTCOMES = ("promoted", "rejected")

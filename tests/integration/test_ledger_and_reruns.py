@@ -50,6 +50,17 @@ def test_rerun_reuses_cached_gates_and_records_no_second_decision(registry, quic
     assert len(history(MODEL, "model-promotions")) == 2
 
 
+def test_a_promotion_undone_by_rollback_is_judged_again(registry, quick_policy, capsys):
+    promote_version(MODEL, BASELINE, quick_policy)
+    first = promote_version(MODEL, FULL, quick_policy)
+    assert first.outcome is Outcome.PROMOTED
+    assert main(["rollback", "--model", MODEL, "--policy", quick_policy]) == 0
+    again = promote_version(MODEL, FULL, quick_policy)  # same key as `first`, but v1 is champion again
+    assert again.evaluation_key == first.evaluation_key
+    assert again.outcome is Outcome.PROMOTED and not again.reused and again.ledger_run_id != first.ledger_run_id
+    assert str(registry.client().get_model_version_by_alias(MODEL, "champion").version) == FULL
+
+
 def test_a_changed_policy_is_a_new_evaluation(registry, quick_policy, tmp_path):
     first = promote_version(MODEL, WORSE, quick_policy)
     stricter = write_policy(tmp_path / "other.yaml", description="another policy text changes the hash")
