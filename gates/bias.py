@@ -1,84 +1,84 @@
-"""The bias audit gate: per-group rates with fairlearn's definitions, judged on bootstrap intervals.
+"""The bias audit gate: per-group rates and fairness metrics from fairlearn's MetricFrame, judged on
+paired bootstrap intervals (gates/group_rates.py).
 
-Metrics (over the groups large enough to judge):
-- demographic_parity_difference: max - min selection rate;
-- demographic_parity_ratio: min / max selection rate;
-- equalized_odds_difference: the larger of the TPR and FPR between-group differences (fairlearn's worst_case);
-- worst_group_accuracy: the lowest group accuracy.
+Per audited feature (each sensitive column, and their intersection) and model, the group table is
+MetricFrame's `by_group` (selection rate, TPR, FPR, accuracy, count) with a bootstrap interval per rate.
+The fairness metrics cover the groups large enough to judge and are MetricFrame's own aggregates, as in
+fairlearn's scalar functions:
+- demographic_parity_difference: selection rate `difference()` (max - min);
+- demographic_parity_ratio: selection rate `ratio()` (min / max);
+- equalized_odds_difference: the larger of the TPR and FPR `difference()` (fairlearn's worst_case);
+- worst_group_accuracy: accuracy `group_min()`.
+Each limit is judged on the metric's bootstrap interval, each worsening against the champion on the
+interval of the paired difference: pass, fail, or inconclusive when the interval straddles the bound.
+
+A candidate that predicts one class for every row never passes: every rate is then 0 (or 1) and the
+fairness metrics say nothing. Such a result is `warned`, with a sentence that says so, whatever
+`blocking` says (the output_check gate is the one that blocks a degenerate model); a failed check
+still fails.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from scipy import sparse
 
-from gates.bootstrap import resample_weights
+from gates.group_rates import (
+    INTERSECTION_SEP,
+    RATES,
+    bootstrap_rates,
+    by_group,
+    by_group_json,
+    fairness_metrics,
+    finite_or_none,
+    frame_metrics,
+    group_label,
+    metric_frame,
+    percentile_interval,
+)
 from gates.policy import BIAS_HIGHER_IS_BETTER, BiasGatePolicy, BiasRule
 from gates.result import GateResult, GateStatus, Measurement, failure_status, guarded, skipped
 
 GATE = "bias"
-STATS = ("count", "selected", "positives", "true_positives", "false_positives", "correct")
-INTERSECTION_SEP = " & "
+PREFIXES = {"candidate": "", "champion": "champion_"}  # of a group row's keys
 
 
 @dataclass(frozen=True)
 class Audit:
-    """Group labels of one audited feature (a sensitive column, or the intersection of several)."""
+    """One audited feature: a sensitive column, or the intersection of several."""
 
     name: str
-    groups: NDArray  # one label per row
+    columns: pd.DataFrame  # the sensitive column(s), as strings
+    labels: NDArray  # the sorted group labels; an intersection's values are joined by INTERSECTION_SEP
+    inverse: NDArray  # each row's index into labels
+
+    def onehot(self) -> sparse.csr_array:
+        """(rows, groups) sparse matrix: 1 where the row belongs to the group."""
+        rows = np.arange(self.inverse.size)
+        ones = np.ones(self.inverse.size)
+        return sparse.csr_array((ones, (rows, self.inverse)), shape=(self.inverse.size, self.labels.size))
+
+    @classmethod
+    def of(cls, name: str, columns: pd.DataFrame, groups: pd.Series) -> Audit:
+        """The audit of `columns`, whose rows carry the group labels `groups`."""
+        labels, inverse = np.unique(groups.to_numpy(), return_inverse=True)
+        return cls(name, columns, labels, inverse)
 
 
 def audits(frame: pd.DataFrame, policy: BiasGatePolicy) -> list[Audit]:
     """One audit per sensitive feature, plus their intersection when asked and there are several."""
-    out = [Audit(col, frame[col].astype(str).to_numpy()) for col in policy.sensitive_features]
-    if policy.intersections and len(policy.sensitive_features) > 1:
-        combined = frame[policy.sensitive_features].astype(str).agg(INTERSECTION_SEP.join, axis=1)
-        out.append(Audit(" x ".join(policy.sensitive_features), combined.to_numpy()))
+    cols = policy.sensitive_features
+    text = frame[cols].astype(str)
+    out = [Audit.of(c, text[[c]], text[c]) for c in cols]
+    if policy.intersections and len(cols) > 1:
+        joined = text[cols[0]].str.cat([text[c] for c in cols[1:]], sep=INTERSECTION_SEP)
+        out.append(Audit.of(" x ".join(cols), text, joined))
     return out
-
-
-def _stat_matrix(y: NDArray, pred: NDArray, onehot: NDArray) -> NDArray:
-    """(rows, len(STATS) * groups) indicator matrix; weights @ it gives weighted counts per group."""
-    yb, pb = y.astype(bool), pred.astype(bool)
-    cols = [np.ones_like(yb), pb, yb, yb & pb, ~yb & pb, yb == pb]
-    return np.concatenate([onehot * c[:, None] for c in cols], axis=1).astype(np.float64)
-
-
-def _rates(counts: NDArray, groups: int) -> dict[str, NDArray]:
-    """Per-group rates from weighted counts of shape (..., len(STATS) * groups)."""
-    parts = {name: counts[..., i * groups : (i + 1) * groups] for i, name in enumerate(STATS)}
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return {
-            "count": parts["count"],
-            "selection_rate": parts["selected"] / parts["count"],
-            "true_positive_rate": parts["true_positives"] / parts["positives"],
-            "false_positive_rate": parts["false_positives"] / (parts["count"] - parts["positives"]),
-            "accuracy": parts["correct"] / parts["count"],
-        }
-
-
-def _spread(values: NDArray) -> NDArray:
-    return np.nanmax(values, axis=-1) - np.nanmin(values, axis=-1)
-
-
-def fairness_metrics(rates: dict[str, NDArray]) -> dict[str, NDArray]:
-    """The four fairness metrics from per-group rates (last axis = groups)."""
-    sel = rates["selection_rate"]
-    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN resamples give NaN, filtered later
-        return {
-            "demographic_parity_difference": _spread(sel),
-            "demographic_parity_ratio": np.nanmin(sel, axis=-1) / np.nanmax(sel, axis=-1),
-            "equalized_odds_difference": np.maximum(
-                _spread(rates["true_positive_rate"]), _spread(rates["false_positive_rate"])
-            ),
-            "worst_group_accuracy": np.nanmin(rates["accuracy"], axis=-1),
-        }
 
 
 def _judge(metric: str, low: float, high: float, bound: float, *, worsening: bool) -> str:
@@ -93,96 +93,116 @@ def _judge(metric: str, low: float, high: float, bound: float, *, worsening: boo
     return "pass" if high <= bound else "fail" if low > bound else "inconclusive"
 
 
-def _interval(values: NDArray, confidence: float) -> tuple[float, float]:
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return float("nan"), float("nan")
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(finite, [alpha, 1 - alpha])
-    return float(low), float(high)
-
-
 def audit_feature(
-    audit: Audit, y: NDArray, cand_pred: NDArray, champ_pred: NDArray | None, policy: BiasGatePolicy
+    audit: Audit, y: NDArray, preds: dict[str, NDArray], draws: dict[str, dict[str, NDArray]], policy: BiasGatePolicy
 ) -> dict:
-    """Group table, metrics, intervals and verdicts for one audited feature."""
-    labels, inverse = np.unique(audit.groups, return_inverse=True)
-    sizes = np.bincount(inverse, minlength=labels.size)
+    """Group table (MetricFrame by_group, with bootstrap intervals), metrics and verdicts for one feature.
+
+    `preds` holds the candidate's predictions (and the champion's), `draws` their bootstrap per-group rates
+    for this feature's groups. Each model gets one MetricFrame over the judged groups and one over the
+    groups too small to judge, so that the fairness metrics cover exactly the judged groups.
+    """
+    sizes = np.bincount(audit.inverse, minlength=audit.labels.size)
     judged = sizes >= policy.min_group_size
-    table_rows = []
-    onehot = np.eye(labels.size, dtype=bool)[inverse]
-    cand_counts = np.ones(y.shape[0]) @ _stat_matrix(y, cand_pred, onehot)
-    cand_rates = _rates(cand_counts, labels.size)
-    champ_rates = None
-    if champ_pred is not None:
-        champ_rates = _rates(np.ones(y.shape[0]) @ _stat_matrix(y, champ_pred, onehot), labels.size)
-    for i, label in enumerate(labels):
-        row = {"group": str(label), "size": int(sizes[i]), "judged": bool(judged[i])}
-        for name in ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy"):
-            row[name] = _num(cand_rates[name][i])
-            if champ_rates is not None:
-                row[f"champion_{name}"] = _num(champ_rates[name][i])
-        table_rows.append(row)
-    entry: dict = {"feature": audit.name, "groups": table_rows, "min_group_size": policy.min_group_size}
-    if labels.size < 2:
-        entry["skipped"] = f"only one group ({labels[0] if labels.size else 'none'}) in {audit.name!r}"
+    in_judged = judged[audit.inverse]
+    frames = {
+        k: {
+            part: metric_frame(audit.columns[mask], y[mask], p[mask])
+            for part, mask in (("judged", in_judged), ("small", ~in_judged))
+            if mask.any()
+        }
+        for k, p in preds.items()
+    }
+    tables = {k: by_group(list(f.values())) for k, f in frames.items()}
+    confidence = policy.bootstrap.confidence
+    entry: dict = {
+        "feature": audit.name,
+        "groups": _group_rows(audit.labels, sizes, judged, tables, draws, confidence),
+        "by_group": {k: by_group_json(t) for k, t in tables.items()},
+        "min_group_size": policy.min_group_size,
+    }
+    if audit.labels.size < 2:
+        entry["skipped"] = f"only one group ({audit.labels[0] if audit.labels.size else 'none'}) in {audit.name!r}"
         return entry
     if judged.sum() < 2:
         entry["skipped"] = (
             f"fewer than two groups of {audit.name!r} have at least {policy.min_group_size} rows; nothing judged"
         )
         return entry
-    small = [str(g) for g, ok in zip(labels, judged, strict=True) if not ok]
-    entry["not_judged"] = small
-    keep = np.flatnonzero(judged)
-    onehot_j = onehot[:, keep]
-    mats = {"candidate": _stat_matrix(y, cand_pred, onehot_j)}
-    if champ_pred is not None:
-        mats["champion"] = _stat_matrix(y, champ_pred, onehot_j)
-    g = keep.size
-    point = {k: fairness_metrics(_rates(np.ones(y.shape[0]) @ m, g)) for k, m in mats.items()}
-    samples: dict[str, dict[str, list[NDArray]]] = {k: {m: [] for m in policy.metrics} for k in mats}
-    b = policy.bootstrap
-    for weights in resample_weights(y.shape[0], b.resamples, b.seed):
-        for k, m in mats.items():
-            values = fairness_metrics(_rates(weights @ m, g))
-            for metric in policy.metrics:
-                samples[k][metric].append(values[metric])
-    metrics = {}
-    for metric, rule in policy.metrics.items():
-        cand_samples = np.concatenate(samples["candidate"][metric])
-        low, high = _interval(cand_samples, b.confidence)
-        m_entry = {"candidate": _num(point["candidate"][metric]), "interval": [low, high], "checks": []}
-        _check_limit(m_entry, metric, rule, low, high)
-        if champ_pred is not None:
-            champ_samples = np.concatenate(samples["champion"][metric])
-            sign = -1.0 if metric in BIAS_HIGHER_IS_BETTER else 1.0
-            worsening = sign * (cand_samples - champ_samples)
-            w_low, w_high = _interval(worsening, b.confidence)
-            m_entry["champion"] = _num(point["champion"][metric])
-            m_entry["worsening"] = _num(sign * (point["candidate"][metric] - point["champion"][metric]))
-            m_entry["worsening_interval"] = [w_low, w_high]
-            if rule.max_worsening is not None:
-                verdict = _judge(metric, w_low, w_high, rule.max_worsening, worsening=True)
-                m_entry["checks"].append(
-                    {"check": f"worsening vs champion <= {rule.max_worsening}", "verdict": verdict}
-                )
-        metrics[metric] = m_entry
-    entry["metrics"] = metrics
+    entry["not_judged"] = [str(g) for g, ok in zip(audit.labels, judged, strict=True) if not ok]
+    point = {k: frame_metrics(f["judged"]) for k, f in frames.items()}
+    samples = {k: fairness_metrics({r: v[:, judged] for r, v in d.items()}) for k, d in draws.items()}
+    entry["metrics"] = {
+        metric: _metric_entry(metric, rule, point, samples, confidence) for metric, rule in policy.metrics.items()
+    }
     return entry
 
 
-def _check_limit(m_entry: dict, metric: str, rule: BiasRule, low: float, high: float) -> None:
-    if rule.limit is None:
-        return
-    op = ">=" if metric in BIAS_HIGHER_IS_BETTER else "<="
-    verdict = _judge(metric, low, high, rule.limit, worsening=False)
-    m_entry["checks"].append({"check": f"{op} {rule.limit}", "verdict": verdict})
+def _group_rows(
+    labels: NDArray,
+    sizes: NDArray,
+    judged: NDArray,
+    tables: dict[str, pd.DataFrame],
+    draws: dict[str, dict[str, NDArray]],
+    confidence: float,
+) -> list[dict]:
+    """One row per group: size, judged, each rate (MetricFrame) and its interval, for candidate and champion."""
+    values = {k: {group_label(i): row for i, row in t.iterrows()} for k, t in tables.items()}
+    bounds = {k: {r: percentile_interval(d[r], confidence) for r in RATES} for k, d in draws.items()}
+    rows = []
+    for i, label in enumerate(labels):
+        row: dict[str, Any] = {"group": str(label), "size": int(sizes[i]), "judged": bool(judged[i])}
+        for r in RATES:
+            for k, prefix in PREFIXES.items():
+                if k in tables:
+                    row[f"{prefix}{r}"] = finite_or_none(values[k][str(label)][r])
+        for r in RATES:
+            for k, prefix in PREFIXES.items():
+                if k in tables:
+                    low, high = bounds[k][r]
+                    row[f"{prefix}{r}_interval"] = [finite_or_none(low[i]), finite_or_none(high[i])]
+        rows.append(row)
+    return rows
 
 
-def _num(value: float | NDArray) -> float | None:
-    v = float(value)
-    return v if np.isfinite(v) else None
+def _metric_entry(
+    metric: str,
+    rule: BiasRule,
+    point: dict[str, dict[str, float]],
+    samples: dict[str, dict[str, NDArray]],
+    confidence: float,
+) -> dict:
+    cand_samples = samples["candidate"][metric]
+    low, high = (float(v) for v in percentile_interval(cand_samples, confidence))
+    m_entry: dict = {"candidate": finite_or_none(point["candidate"][metric]), "interval": [low, high], "checks": []}
+    if rule.limit is not None:
+        op = ">=" if metric in BIAS_HIGHER_IS_BETTER else "<="
+        verdict = _judge(metric, low, high, rule.limit, worsening=False)
+        m_entry["checks"].append({"check": f"{op} {rule.limit}", "verdict": verdict})
+    if "champion" in samples:
+        sign = -1.0 if metric in BIAS_HIGHER_IS_BETTER else 1.0
+        worsening = sign * (cand_samples - samples["champion"][metric])
+        w_low, w_high = (float(v) for v in percentile_interval(worsening, confidence))
+        m_entry["champion"] = finite_or_none(point["champion"][metric])
+        m_entry["worsening"] = finite_or_none(sign * (point["candidate"][metric] - point["champion"][metric]))
+        m_entry["worsening_interval"] = [w_low, w_high]
+        if rule.max_worsening is not None:
+            verdict = _judge(metric, w_low, w_high, rule.max_worsening, worsening=True)
+            m_entry["checks"].append({"check": f"worsening vs champion <= {rule.max_worsening}", "verdict": verdict})
+    return m_entry
+
+
+def single_class_note(pred: NDArray) -> str | None:
+    """A sentence when the candidate predicts one class for every row (the fairness metrics then say nothing)."""
+    classes = np.unique(pred)
+    if classes.size != 1:
+        return None
+    positive = bool(classes[0])
+    never = "negative" if positive else "positive"
+    return (
+        f"The candidate never predicts the {never} class (all {pred.size:,} rows predicted {int(positive)}): "
+        f"every group's selection rate is {int(positive)}, so the fairness metrics say nothing about fairness."
+    )
 
 
 def audit_bias(
@@ -200,10 +220,85 @@ def audit_bias(
     )
 
 
+def _binary(values: NDArray, rows: int, what: str) -> NDArray:
+    values = np.asarray(values)
+    if values.shape != (rows,):
+        raise ValueError(f"{what} has shape {values.shape} for {rows} eval rows")
+    return values.astype(bool).astype(np.int8)
+
+
 def _audit(frame: pd.DataFrame, y: NDArray, cand: NDArray, champ: NDArray | None, policy: BiasGatePolicy) -> GateResult:
-    features = [
-        audit_feature(a, y, cand, None if champ is None else np.asarray(champ), policy) for a in audits(frame, policy)
-    ]
+    rows = len(frame)
+    if rows == 0:
+        raise ValueError("no eval rows to audit")
+    preds = {"candidate": _binary(cand, rows, "candidate predictions")}
+    if champ is not None:
+        preds["champion"] = _binary(champ, rows, "champion predictions")
+    features = audit_features(frame, _binary(y, rows, "y"), preds, policy)
+    failures, inconclusive, measurements = _verdicts(features, policy)
+    judged = [f for f in features if "metrics" in f]
+    notes = [f["skipped"] for f in features if "skipped" in f]
+    degenerate = single_class_note(preds["candidate"])
+    details = {
+        "features": features,
+        "failures": failures,
+        "inconclusive": inconclusive,
+        "notes": notes,
+        "confidence": policy.bootstrap.confidence,
+        "min_group_size": policy.min_group_size,
+        "single_class_prediction": None if degenerate is None else int(preds["candidate"][0]),
+    }
+    lead = f"{degenerate} " if degenerate else ""
+    if not judged:
+        return GateResult(
+            gate=GATE,
+            status=GateStatus.SKIPPED,
+            blocking=policy.blocking,
+            summary=lead + "nothing could be judged: " + "; ".join(notes),
+            details=details,
+        )
+    treat_inconclusive_as_failure = policy.inconclusive == "fail" and inconclusive
+    if failures or treat_inconclusive_as_failure:
+        status = failure_status(policy.blocking)
+        first = (failures or inconclusive)[0]
+        count = len(failures) + (len(inconclusive) if treat_inconclusive_as_failure else 0)
+        summary = f"{count} fairness check(s) failed: {first}."
+    elif inconclusive and policy.inconclusive == "warn":
+        status = GateStatus.WARNED
+        summary = f"No confident violation, but {len(inconclusive)} check(s) inconclusive: {inconclusive[0]}."
+    elif degenerate:
+        status = GateStatus.WARNED
+        summary = f"The fairness checks pass on {len(judged)} audited feature(s), but that means nothing here."
+    else:
+        status = GateStatus.PASSED
+        summary = f"All fairness checks pass on {len(judged)} audited feature(s)."
+    if notes:
+        summary += f" Not judged: {'; '.join(notes)}."
+    return GateResult(
+        gate=GATE,
+        status=status,
+        blocking=policy.blocking,
+        summary=lead + summary,
+        measurements=tuple(measurements),
+        details=details,
+    )
+
+
+def audit_features(frame: pd.DataFrame, y: NDArray, preds: dict[str, NDArray], policy: BiasGatePolicy) -> list[dict]:
+    """audit_feature() for every audited feature, with one bootstrap over the groups of all of them."""
+    found = audits(frame, policy)
+    draws = bootstrap_rates(y, preds, sparse.hstack([a.onehot() for a in found], format="csr"), policy.bootstrap)
+    out, start = [], 0
+    for a in found:
+        end = start + a.labels.size
+        own = {k: {r: v[:, start:end] for r, v in d.items()} for k, d in draws.items()}
+        out.append(audit_feature(a, y, preds, own, policy))
+        start = end
+    return out
+
+
+def _verdicts(features: list[dict], policy: BiasGatePolicy) -> tuple[list[str], list[str], list[Measurement]]:
+    """The failed and inconclusive checks, in words, and one measurement per judged metric."""
     failures, inconclusive, measurements = [], [], []
     for f in features:
         for metric, m in f.get("metrics", {}).items():
@@ -230,43 +325,4 @@ def _audit(frame: pd.DataFrame, y: NDArray, cand: NDArray, champ: NDArray | None
                     + ", ".join(f"{c['check']}: {c['verdict']}" for c in m["checks"]),
                 )
             )
-    judged = [f for f in features if "metrics" in f]
-    notes = [f["skipped"] for f in features if "skipped" in f]
-    details = {
-        "features": features,
-        "failures": failures,
-        "inconclusive": inconclusive,
-        "notes": notes,
-        "confidence": policy.bootstrap.confidence,
-        "min_group_size": policy.min_group_size,
-    }
-    if not judged:
-        return GateResult(
-            gate=GATE,
-            status=GateStatus.SKIPPED,
-            blocking=policy.blocking,
-            summary="nothing could be judged: " + "; ".join(notes),
-            details=details,
-        )
-    treat_inconclusive_as_failure = policy.inconclusive == "fail" and inconclusive
-    if failures or treat_inconclusive_as_failure:
-        status = failure_status(policy.blocking)
-        first = (failures or inconclusive)[0]
-        count = len(failures) + (len(inconclusive) if treat_inconclusive_as_failure else 0)
-        summary = f"{count} fairness check(s) failed: {first}."
-    elif inconclusive and policy.inconclusive == "warn":
-        status = GateStatus.WARNED
-        summary = f"No confident violation, but {len(inconclusive)} check(s) inconclusive: {inconclusive[0]}."
-    else:
-        status = GateStatus.PASSED
-        summary = f"All fairness checks pass on {len(judged)} audited feature(s)."
-    if notes:
-        summary += f" Not judged: {'; '.join(notes)}."
-    return GateResult(
-        gate=GATE,
-        status=status,
-        blocking=policy.blocking,
-        summary=summary,
-        measurements=tuple(measurements),
-        details=details,
-    )
+    return failures, inconclusive, measurements
