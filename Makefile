@@ -32,3 +32,20 @@ schema: $(STAMP)
 
 clean:
 	rm -rf .modelgate .pytest_cache .ruff_cache
+
+# A headless Chromium for the browser tests: Debian's package, driven by Playwright (no browser download).
+.PHONY: browser
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+		echo "note: no /usr/bin/chromium and no apt-get; install Chromium yourself, or the browser tests skip (fail with CI=true)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+		sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+		echo "note: /usr/bin/chromium is missing and installing it needs root: sudo apt-get install chromium"; \
+		echo "      (until then the browser tests skip; with CI=true they fail)"; \
+	fi
+
+test test-fast: browser
