@@ -2,8 +2,9 @@
 
 Starts a `prefect server start` on 127.0.0.1 (own PREFECT_HOME in a temp folder), registers the demo
 baseline model in a temp MLflow (SQLite), runs `modelgate promote` under a policy that asks for
-approval, opens the paused run in Chromium (Debian's `chromium` package), clicks Resume, saves the
-form as PNG, then approves over the REST API so the promotion finishes, and stops everything.
+approval, opens the paused run in Chromium, clicks Resume, saves the form as PNG, then approves over
+the REST API so the promotion finishes, and stops everything. Playwright drives the system Chromium
+(Debian's `chromium` package; `make browser` installs it).
 
 Run: `.venv/bin/python scripts/screenshot_approval_form.py [--output docs/approval-form.png]`.
 """
@@ -11,8 +12,6 @@ Run: `.venv/bin/python scripts/screenshot_approval_form.py [--output docs/approv
 from __future__ import annotations
 
 import argparse
-import base64
-import json
 import os
 import shutil
 import signal
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import httpx
 import yaml
-from websockets.sync.client import connect
+from browser import chromium_path, open_browser  # scripts/browser.py: the system Chromium under Playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -72,55 +71,24 @@ def approval_policy(path: Path) -> str:
     return str(path)
 
 
-def screenshot(url: str, output: Path, chromium: str, workdir: Path) -> None:
-    port = free_port()
-    browser = subprocess.Popen(
-        [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", f"--remote-debugging-port={port}",
-         "--remote-debugging-address=127.0.0.1", f"--user-data-dir={workdir / 'chromium'}",
-         "--window-size=1400,1100", "about:blank"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    try:
-        pages = wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/json", timeout=2).json(), "chromium")
-        page = next(p for p in pages if p["type"] == "page")
-        with connect(page["webSocketDebuggerUrl"], max_size=None) as ws:
-            ids = iter(range(1, 10_000))
-
-            def call(method: str, **params):
-                msg_id = next(ids)
-                ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
-                while True:
-                    reply = json.loads(ws.recv())
-                    if reply.get("id") == msg_id:
-                        return reply.get("result", {})
-
-            def js(expression: str):
-                return call("Runtime.evaluate", expression=expression, returnByValue=True)["result"].get("value")
-
-            call("Page.enable")
-            call("Page.navigate", url=url)
-            click = (
-                "(() => { const b = [...document.querySelectorAll('button')]"
-                ".find(b => b.innerText.trim() === 'Resume'); if (b) { b.click(); return true; } return false; })()"
-            )
-            wait_for(lambda: js(click), "the Resume button", timeout=60)
-            wait_for(lambda: js("document.body.innerText.includes('approver')"), "the approval form", timeout=60)
-            time.sleep(1.5)
-            shot = call("Page.captureScreenshot", format="png")
-            output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_bytes(base64.b64decode(shot["data"]))
-    finally:
-        os.killpg(browser.pid, signal.SIGTERM)
-        browser.wait(timeout=20)
+def screenshot(url: str, output: Path) -> None:
+    """Open the paused run, click Resume, wait for the approval form and save the window as PNG."""
+    with open_browser() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(url)
+        page.get_by_role("button", name="Resume", exact=True).click(timeout=60_000)
+        page.get_by_text("approver").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(1500)  # let the form finish drawing
+        output.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(output))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default=str(ROOT / "docs" / "approval-form.png"))
     args = parser.parse_args()
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not chromium:
-        print("error: chromium not found (Debian: apt-get install chromium)", file=sys.stderr)
+    if chromium_path() is None:
+        print("error: no Chromium at /usr/bin/chromium or on PATH (install it with `make browser`)", file=sys.stderr)
         return 2
     work = Path(tempfile.mkdtemp(prefix="modelgate-shot-"))
     port = free_port()
@@ -159,7 +127,7 @@ def main() -> int:
 
         run_id = wait_for(paused, "the paused promotion", timeout=300)
         output = Path(args.output)
-        screenshot(f"http://127.0.0.1:{port}/runs/flow-run/{run_id}", output, chromium, work)
+        screenshot(f"http://127.0.0.1:{port}/runs/flow-run/{run_id}", output)
         answer = {"approver": "alice", "approve": True, "reason": "screenshot taken; gates look fine"}
         httpx.post(f"{api}/flow_runs/{run_id}/resume", json={"run_input": answer}, timeout=10)
         code = promotion.wait(timeout=300)
