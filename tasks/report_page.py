@@ -132,19 +132,20 @@ def _reasons(outcome: PromotionOutcome) -> str:
         gate = by_gate.get(_gate_of(reason))
         cls = ' class="fails"' if gate is not None and gate.gate in d.failing_gates else ""
         link = f' <a href="#gate-{escape(gate.gate)}">evidence</a>' if gate is not None else ""
-        items.append(f"<li{cls}>{escape(reason)}{link}{_failed_checks(gate)}</li>")
+        items.append(f"<li{cls}>{escape(reason)}{link}{_failed_checks(gate, reason)}</li>")
     message = ""
     if outcome.message and not all(r in outcome.message for r in d.reasons):
         message = f'<p class="summary">{escape(outcome.message)}</p>'
     return f'<section id="why"><h2>Why</h2>{message}<ol class="reasons">{"".join(items)}</ol></section>'
 
 
-def _failed_checks(gate: GateResult | None) -> str:
-    """Every failed check of a gate, with its note: the reasons name only the first."""
+def _failed_checks(gate: GateResult | None, reason: str) -> str:
+    """The gate's failed checks that the reason does not already name or spell out."""
     failed = [m for m in gate.measurements if m.passed is False] if gate is not None else []
-    if len(failed) < 2:
+    unsaid = [m for m in failed if m.name not in reason and not (m.note and m.note in reason)]
+    if not unsaid:
         return ""
-    items = "".join(f"<li><code>{escape(m.name)}</code>: {escape(m.note or 'failed')}</li>" for m in failed)
+    items = "".join(f"<li><code>{escape(m.name)}</code>: {escape(m.note or 'failed')}</li>" for m in unsaid)
     return f'<ul class="checks">{items}</ul>'
 
 

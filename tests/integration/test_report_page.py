@@ -24,6 +24,7 @@ from gates.integration import judge_integration
 from gates.latency import judge_latency
 from gates.latency_stats import summarise
 from gates.outcome import Outcome, PromotionOutcome
+from gates.output_check import check_outputs
 from gates.policy import (
     BiasGatePolicy,
     DataValidationGatePolicy,
@@ -31,6 +32,7 @@ from gates.policy import (
     EvaluationGatePolicy,
     IntegrationGatePolicy,
     LatencyGatePolicy,
+    OutputCheckGatePolicy,
     PromotionPolicy,
     RobustnessGatePolicy,
 )
@@ -195,8 +197,21 @@ def dry_run_with_skipped_and_errored_gates() -> tuple[PromotionOutcome, Promotio
     return outcome_of(results, "2", "1", Outcome.DRY_RUN), None
 
 
+def degenerate_candidate() -> tuple[PromotionOutcome, PromotionPolicy | None]:
+    """v4 scores every row 0.1, so it never predicts the positive class: the output check says so first."""
+    frame, y, s = synthetic()
+    cand, champ = np.full(len(y), 0.1), s["champion"]
+    results = [
+        evaluate(y, cand, champ, EVALUATION),
+        audit_bias(frame, y, (cand >= 0.5).astype(int), (champ >= 0.5).astype(int), BIAS),
+        check_outputs(cand, champ, y, 0.5, OutputCheckGatePolicy(), candidate_label="v4"),
+    ]
+    return outcome_of(results, "4", "1", Outcome.REJECTED), None
+
+
 SCENARIOS = {
     "rejected_on_several_gates": rejected_on_several_gates,
+    "degenerate_candidate": degenerate_candidate,
     "first_champion": first_champion,
     "dry_run_with_skipped_and_errored_gates": dry_run_with_skipped_and_errored_gates,
 }
