@@ -10,8 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from numpy.typing import NDArray
+
+from gates.policy import RobustnessGatePolicy
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 
@@ -132,3 +136,40 @@ def clean_accuracy(space: AttackSpace, y: torch.Tensor, batch_size: int = 4096) 
             logits = space.forward(space.x[start : start + batch_size])
             correct += int((predict_labels(logits) == y[start : start + batch_size]).sum())
     return correct / max(space.x.shape[0], 1)
+
+
+def pick_device(choice: str) -> str:
+    """cuda when asked or (auto) when present, else cpu."""
+    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return "cpu"
+
+
+def white_box(space: AttackSpace, y: NDArray, policy: RobustnessGatePolicy) -> dict[str, dict[str, float]]:
+    """Robust accuracy for each attack and epsilon."""
+    device = pick_device(policy.device)
+    moved = AttackSpace(
+        forward=space.forward,
+        x=space.x.to(device),
+        scale=space.scale.to(device),
+        lower=space.lower.to(device),
+        upper=space.upper.to(device),
+    )
+    target = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
+    out: dict[str, dict[str, float]] = {}
+    for attack in policy.attacks:
+        radii = policy.l2_epsilons if attack == "pgd_l2" else policy.epsilons
+        out[attack] = {
+            str(eps): robust_accuracy(
+                moved,
+                target,
+                attack,
+                eps,
+                steps=policy.pgd_steps,
+                step_size=policy.pgd_step_size,
+                batch_size=policy.batch_size,
+                seed=policy.seed,
+            )
+            for eps in radii
+        }
+    return out

@@ -42,7 +42,7 @@ from gates.group_rates import (
     percentile_interval,
 )
 from gates.policy import BIAS_HIGHER_IS_BETTER, BiasGatePolicy, BiasRule
-from gates.result import GateResult, GateStatus, Measurement, failure_status, guarded, skipped
+from gates.result import GateResult, GateStatus, Measurement, failure_status, guarded, listing, skipped
 
 GATE = "bias"
 PREFIXES = {"candidate": "", "champion": "champion_"}  # of a group row's keys
@@ -260,12 +260,11 @@ def _audit(frame: pd.DataFrame, y: NDArray, cand: NDArray, champ: NDArray | None
     treat_inconclusive_as_failure = policy.inconclusive == "fail" and inconclusive
     if failures or treat_inconclusive_as_failure:
         status = failure_status(policy.blocking)
-        first = (failures or inconclusive)[0]
-        count = len(failures) + (len(inconclusive) if treat_inconclusive_as_failure else 0)
-        summary = f"{count} fairness check(s) failed: {first}."
+        failed = failures + (inconclusive if treat_inconclusive_as_failure else [])
+        summary = f"{len(failed)} fairness check(s) failed: {listing(failed)}."
     elif inconclusive and policy.inconclusive == "warn":
         status = GateStatus.WARNED
-        summary = f"No confident violation, but {len(inconclusive)} check(s) inconclusive: {inconclusive[0]}."
+        summary = f"No confident violation, but {len(inconclusive)} check(s) inconclusive: {listing(inconclusive)}."
     elif degenerate:
         status = GateStatus.WARNED
         summary = f"The fairness checks pass on {len(judged)} audited feature(s), but that means nothing here."
@@ -323,6 +322,7 @@ def _verdicts(features: list[dict], policy: BiasGatePolicy) -> tuple[list[str], 
                     passed=passed,
                     note=f"candidate interval [{lo:.3f}, {hi:.3f}]; "
                     + ", ".join(f"{c['check']}: {c['verdict']}" for c in m["checks"]),
+                    rule="; ".join(c["check"] for c in m["checks"]),
                 )
             )
     return failures, inconclusive, measurements

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from gates.errors import BadInputError
 
-MOVES = ("promoted", "rolled_back")
+MOVES = ("promoted", "rolled_back", "external_change")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,12 @@ def champion_moves(entries: Sequence[LedgerRecord]) -> list[ChampionMove]:
         if e.outcome in MOVES
     ]
     return sorted(moves, key=lambda m: m.time)
+
+
+def champion_of_record(entries: Sequence[LedgerRecord]) -> str | None:
+    """The champion the recorded moves leave in place (None when no move is recorded)."""
+    moves = champion_moves(entries)
+    return moves[-1].after if moves else None
 
 
 def champion_at(moves: Sequence[ChampionMove], when: datetime) -> ChampionMove | None:

@@ -3,18 +3,15 @@ and the training reference, run on the eval data before any model is scored."""
 
 from __future__ import annotations
 
-import logging
-import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from pandas.api import types as ptypes
 
+from gates.model_input import InputColumn as ColumnSpec
 from gates.policy import DataValidationGatePolicy
 from gates.result import GateResult, Measurement, finish, guarded
-from gates.schema_check import ColumnSpec
 
 GATE = "data_validation"
 TYPE_LISTS = {
@@ -31,13 +28,6 @@ Expectation = dict[str, Any]
 def expectation_class_name(snake: str) -> str:
     """expect_column_values_to_be_between -> ExpectColumnValuesToBeBetween."""
     return "".join(part.capitalize() for part in snake.split("_"))
-
-
-def check_expectation_types(expectations: Sequence[Expectation]) -> list[str]:
-    """Names of expectation types that Great Expectations does not know."""
-    import great_expectations.expectations as gxe
-
-    return [e["type"] for e in expectations if not hasattr(gxe, expectation_class_name(e["type"]))]
 
 
 def build_expectations(
@@ -96,87 +86,25 @@ def _in_set(column: str, values: list, mostly: dict) -> Expectation:
     return {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": column, "value_set": values, **mostly}}
 
 
-def validate(
-    frame: pd.DataFrame,
-    expectations: Sequence[Expectation],
+def judge_validation(
+    rows: list[dict[str, Any]],
+    statistics: dict[str, Any],
+    row_count: int,
     policy: DataValidationGatePolicy,
-    docs_dir: Path | None = None,
-    max_examples: int = 5,
+    report_files: tuple[str, ...] = (),
 ) -> GateResult:
-    """Run the suite on the eval rows; optionally build GX Data Docs HTML under docs_dir."""
-    return guarded(GATE, policy.blocking, lambda: _validate(frame, expectations, policy, docs_dir, max_examples))
+    """The gate's verdict from Great Expectations' per-expectation rows: any unmet expectation fails it."""
+    return guarded(GATE, policy.blocking, lambda: _judge(rows, statistics, row_count, policy, report_files))
 
 
-def _validate(
-    frame: pd.DataFrame,
-    expectations: Sequence[Expectation],
+def _judge(
+    rows: list[dict[str, Any]],
+    stats: dict[str, Any],
+    row_count: int,
     policy: DataValidationGatePolicy,
-    docs_dir: Path | None,
-    max_examples: int,
+    report_files: tuple[str, ...],
 ) -> GateResult:
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    name = f"eval-{uuid.uuid4().hex[:8]}"
-    batch = (
-        context.data_sources.add_pandas(name=name)
-        .add_dataframe_asset(name="eval")
-        .add_batch_definition_whole_dataframe("all")
-    )
-    suite = context.suites.add(gx.ExpectationSuite(name=name))
-    for e in expectations:
-        suite.add_expectation(getattr(gxe, expectation_class_name(e["type"]))(**e["kwargs"]))
-    definition = context.validation_definitions.add(gx.ValidationDefinition(name=name, data=batch, suite=suite))
-    report_files: tuple[str, ...] = ()
-    if docs_dir is not None:
-        docs_dir.mkdir(parents=True, exist_ok=True)
-        site = "modelgate_evidence"
-        context.add_data_docs_site(
-            site_name=site,
-            site_config={
-                "class_name": "SiteBuilder",
-                "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            },
-        )
-        checkpoint = context.checkpoints.add(
-            gx.Checkpoint(
-                name=name,
-                validation_definitions=[definition],
-                actions=[gx.checkpoint.UpdateDataDocsAction(name="docs", site_names=[site])],
-                result_format={"result_format": "SUMMARY"},
-            )
-        )
-        run = checkpoint.run(batch_parameters={"dataframe": frame})
-        result = next(iter(run.run_results.values()))
-        report_files = (str(docs_dir / "index.html"),)
-    else:
-        result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
-    failed, rows = [], []
-    for r in result.results:
-        cfg = r.expectation_config
-        column = cfg.kwargs.get("column", "")
-        res = r.result or {}
-        examples = [_plain(v) for v in (res.get("partial_unexpected_list") or [])[:max_examples]]
-        row = {
-            "expectation": cfg.type,
-            "column": column,
-            "success": bool(r.success),
-            "unexpected_count": res.get("unexpected_count"),
-            "unexpected_percent": res.get("unexpected_percent"),
-            "observed_value": _plain(res.get("observed_value")),
-            "examples": examples,
-        }
-        if r.exception_info and r.exception_info.get("raised_exception"):
-            row["error"] = str(r.exception_info.get("exception_message"))
-        rows.append(row)
-        if not r.success:
-            failed.append(row)
-    stats = result.statistics
+    failed = [row for row in rows if not row["success"]]
     measurements = [
         Measurement(
             name=f"{row['expectation']}({row['column']})" if row["column"] else row["expectation"],
@@ -188,7 +116,7 @@ def _validate(
     ]
     ok = not failed
     if ok:
-        summary = f"All {stats['evaluated_expectations']} expectations met on {len(frame)} rows."
+        summary = f"All {stats['evaluated_expectations']} expectations met on {row_count} rows."
     else:
         first = failed[0]
         where = f" on {first['column']!r}" if first["column"] else ""
@@ -201,17 +129,17 @@ def _validate(
         blocking=policy.blocking,
         summary=summary,
         measurements=measurements,
-        details={"statistics": dict(stats), "results": rows, "rows": len(frame)},
+        details={"statistics": dict(stats), "results": rows, "rows": row_count},
         report_files=report_files,
     )
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """JSON-friendly version of a GX observed value."""
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): plain(v) for k, v in value.items()}
     return str(value)

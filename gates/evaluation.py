@@ -10,7 +10,7 @@ from numpy.typing import NDArray
 from gates.bootstrap import Interval, paired_differences
 from gates.metrics import compute
 from gates.policy import LOWER_IS_BETTER, EvaluationGatePolicy, MetricRule
-from gates.result import GateResult, Measurement, finish, guarded
+from gates.result import GateResult, Measurement, finish, guarded, listing
 
 GATE = "evaluation"
 
@@ -47,10 +47,29 @@ def check_against_champion(
                 f"{metric} relative gain {relative:+.2%} < min_relative_change {rule.min_relative_change:.2%}"
             )
     if rule.requires_improvement and not low > 0:
-        reasons.append(f"{metric} gain {gain:+.4f} is within noise (interval low {low:+.4f} <= 0)")
+        if high < 0:
+            reasons.append(f"{metric} is confidently worse than the champion: {gain:+.4f} [{low:+.4f}, {high:+.4f}]")
+        else:
+            reasons.append(f"{metric} gain {gain:+.4f} is within noise (interval [{low:+.4f}, {high:+.4f}] includes 0)")
     if rule.max_regression is not None and not low >= -rule.max_regression:
         reasons.append(f"{metric} may be worse than the champion by {-low:.4f} > max_regression {rule.max_regression}")
     return not reasons, reasons
+
+
+def rule_text(metric: str, rule: MetricRule, has_champion: bool) -> str:
+    """The metric's rule in words (champion rules only when there is a champion)."""
+    lower = metric in LOWER_IS_BETTER
+    parts = []
+    if rule.threshold is not None:
+        parts.append(f"{'<=' if lower else '>='} {rule.threshold:g}")
+    if has_champion:
+        if rule.min_absolute_change is not None:
+            parts.append(f"beat the champion by >= {rule.min_absolute_change:g}, interval above 0")
+        if rule.min_relative_change is not None:
+            parts.append(f"beat the champion by >= {rule.min_relative_change:.1%}, interval above 0")
+        if rule.max_regression is not None:
+            parts.append(f"never worse than the champion by more than {rule.max_regression:g} (whole interval)")
+    return "; ".join(parts)
 
 
 def evaluate(
@@ -124,6 +143,7 @@ def _evaluate(y: NDArray, cand: NDArray, champion_scores: NDArray | None, policy
                 interval_high=iv.high if iv else None,
                 passed=passed,
                 note="; ".join(reasons),
+                rule=rule_text(metric, rule, champ is not None),
             )
         )
     ok = not failures
@@ -131,7 +151,7 @@ def _evaluate(y: NDArray, cand: NDArray, champion_scores: NDArray | None, policy
     if ok:
         summary = f"All {len(metrics)} metrics pass {against}."
     else:
-        summary = f"{len(failures)} check(s) failed {against}: {failures[0]}."
+        summary = f"{len(failures)} check(s) failed {against}: {listing(failures)}."
     return finish(
         GATE,
         ok=ok,

@@ -11,9 +11,16 @@ GATE = "integration"
 
 
 def judge_integration(
-    checks: list[dict[str, Any]], policy: IntegrationGatePolicy, timings: dict[str, float]
+    checks: list[dict[str, Any]],
+    policy: IntegrationGatePolicy,
+    timings: dict[str, float],
+    notes: list[str] | None = None,
 ) -> GateResult:
-    """checks: [{name, passed, detail}] in the order they ran; timings: name -> seconds."""
+    """checks: [{name, passed, detail}] in the order they ran; timings: name -> seconds.
+
+    `notes` are evidence for people who call the model (e.g. "clients must cast to float32"), not verdicts.
+    """
+    notes = list(notes or [])
     failed = [c for c in checks if not c["passed"]]
     measurements = [
         Measurement(
@@ -35,11 +42,13 @@ def judge_integration(
     else:
         summary = f"All {len(checks)} integration checks pass."
         ok = True
+    if notes:
+        summary += " Note: " + " ".join(notes)
     return finish(
         GATE,
         ok=ok,
         blocking=policy.blocking,
         summary=summary,
         measurements=measurements,
-        details={"checks": checks, "timings": timings},
+        details={"checks": checks, "timings": timings, "notes": notes},
     )

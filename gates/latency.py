@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from gates.latency_core import LatencyStats
+from gates.latency_stats import LatencyStats
 from gates.policy import LatencyGatePolicy
-from gates.result import GateResult, Measurement, failure_status, finish, guarded, skipped
+from gates.result import GateResult, Measurement, failure_status, finish, guarded, listing, skipped
 
 GATE = "latency"
 
@@ -69,7 +69,18 @@ def _judge(
                 threshold=slo,
                 champion_value=None if champ is None else champ.p95_ms,
                 difference=change,
+                relative=True,
                 passed=ok,
+                rule="; ".join(
+                    part
+                    for part in (
+                        f"p95 <= {slo:g} ms" if slo is not None else "",
+                        f"p95 <= +{policy.max_regression:.0%} vs the champion"
+                        if champ is not None and policy.max_regression is not None
+                        else "",
+                    )
+                    if part
+                ),
                 note=f"p50 {stats.p50_ms:.3f} ms, p99 {stats.p99_ms:.3f} ms, {stats.throughput:,.0f} samples/s"
                 + (f"; {'; '.join(notes)}" if notes else ""),
             )
@@ -77,7 +88,7 @@ def _judge(
     where = f"on {environment.get('device_name', environment.get('device'))} ({environment.get('device')})"
     suffix = f" {note}" if note else ""
     if failures:
-        summary = f"{len(failures)} latency check(s) failed {where}: {failures[0]}.{suffix}"
+        summary = f"{len(failures)} latency check(s) failed {where}: {listing(failures)}.{suffix}"
     else:
         summary = f"Latency within limits at batch sizes {policy.batch_sizes} {where}.{suffix}"
     return finish(

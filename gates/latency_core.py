@@ -9,50 +9,15 @@ modes: torch.compile, or (CUDA only) a captured CUDA graph.
 from __future__ import annotations
 
 import gc
-import os
-import platform
-import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 
+from gates.latency_stats import LatencyStats, summarise
+
 Forward = Callable[[torch.Tensor], torch.Tensor]
-
-
-@dataclass
-class LatencyStats:
-    """Latency of one model at one batch size."""
-
-    batch_size: int
-    iterations: int
-    p50_ms: float
-    p95_ms: float
-    p99_ms: float
-    mean_ms: float
-    throughput: float  # samples per second at the median latency
-    peak_memory_mb: float | None = None
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def summarise(batch_size: int, seconds: np.ndarray, peak_memory_mb: float | None = None) -> LatencyStats:
-    """Percentiles (linear interpolation) and throughput from per-call times in seconds."""
-    ms = np.asarray(seconds, dtype=np.float64) * 1000.0
-    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
-    return LatencyStats(
-        batch_size=batch_size,
-        iterations=int(ms.size),
-        p50_ms=float(p50),
-        p95_ms=float(p95),
-        p99_ms=float(p99),
-        mean_ms=float(ms.mean()),
-        throughput=float(batch_size / (p50 / 1000.0)) if p50 > 0 else float("inf"),
-        peak_memory_mb=peak_memory_mb,
-    )
 
 
 def resolve_device(choice: str) -> str:
@@ -62,34 +27,7 @@ def resolve_device(choice: str) -> str:
     return "cpu"
 
 
-def environment(device: str) -> dict:
-    """Where the numbers were measured: device name, driver, torch and CUDA versions, threads."""
-    info = {
-        "device": device,
-        "torch": torch.__version__,
-        "cuda": torch.version.cuda,
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-    }
-    if device == "cuda":
-        info["device_name"] = torch.cuda.get_device_name(0)
-        try:
-            out = subprocess.run(
-                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                capture_output=True,
-                text=True,
-                timeout=10,
-            )
-            info["driver"] = out.stdout.strip().splitlines()[0] if out.returncode == 0 and out.stdout.strip() else None
-        except (OSError, subprocess.SubprocessError):
-            info["driver"] = None
-    else:
-        info["device_name"] = info["cpu"]
-    return info
-
-
-def _prepare(forward: Forward, example: torch.Tensor, device: str, mode: str) -> Forward:
+def prepare_target(forward: Forward, example: torch.Tensor, device: str, mode: str) -> Forward:
     """The callable to time: eager, torch.compile'd, or replaying a captured CUDA graph."""
     if mode == "compile":
         return torch.compile(forward)
@@ -135,7 +73,7 @@ def time_interleaved(
     for batch in batch_sizes:
         xs = {n: makers[n](batch) for n in names}
         xs = {n: (v.to(device) if isinstance(v, torch.Tensor) else v) for n, v in xs.items()}
-        prepared = {n: _prepare(models[n], xs[n], device, mode) for n in names}
+        prepared = {n: prepare_target(models[n], xs[n], device, mode) for n in names}
         with torch.inference_mode():
             for _ in range(warmup):
                 for n in names:
@@ -179,3 +117,28 @@ def _time_call(fn: Callable[[object], object], x: object, device: str) -> float:
     t0 = time.perf_counter_ns()
     fn(x)
     return (time.perf_counter_ns() - t0) / 1e9
+
+
+def timed_calls(fn: Callable[[object], object], x: object, calls: int, device: str) -> np.ndarray:
+    """Seconds for each of `calls` consecutive calls (inference mode, garbage collector off while timing)."""
+    times = np.empty(calls)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        with torch.inference_mode():
+            for i in range(calls):
+                times[i] = _time_call(fn, x, device)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return times
+
+
+def peak_memory_mb(fn: Callable[[object], object], x: object) -> float:
+    """Peak CUDA memory of one call, in MiB (CUDA only)."""
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    with torch.inference_mode():
+        fn(x)
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() / 2**20

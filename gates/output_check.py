@@ -17,41 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import Field
 
-from gates.policy import StrictModel
+from gates.policy import Meaning, OutputCheckGatePolicy
 from gates.result import GateResult, GateStatus, Measurement, finish, guarded, skipped
-
-Meaning = Literal["fail", "warn"]
-
-
-class OutputCheckGatePolicy(StrictModel):
-    """Degenerate outputs: NaN scores, one score for every row, a class never predicted, a far-off positive rate."""
-
-    enabled: bool = Field(True, description="Run this gate.")
-    blocking: bool = Field(True, description="A failure blocks promotion (otherwise it is a warning).")
-    non_finite_scores: Meaning = Field("fail", description="What NaN or infinite scores mean: fail or warn.")
-    constant_scores: Meaning = Field("fail", description="What the same score for every row means: fail or warn.")
-    single_class: Meaning = Field(
-        "fail",
-        description="What a class never predicted at the decision threshold (no positive or no negative row) "
-        "means: fail or warn.",
-    )
-    max_positive_rate_ratio: float | None = Field(
-        None,
-        gt=1,
-        le=1000,
-        description="Flag a predicted-positive rate more than this many times the base rate of the eval labels, "
-        "or less than the base rate divided by it (not checked when unset).",
-    )
-    positive_rate: Meaning = Field(
-        "warn", description="What a predicted-positive rate outside that band means: fail or warn."
-    )
-
 
 GATE = "output_check"
 

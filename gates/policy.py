@@ -5,10 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from gates.errors import PolicyError
@@ -87,6 +85,9 @@ class EvaluationGatePolicy(StrictModel):
         description="Metric name -> rule. Metrics: accuracy, precision, recall, f1, roc_auc, log_loss.",
     )
     bootstrap: BootstrapPolicy = Field(default_factory=BootstrapPolicy, description="Paired bootstrap settings.")
+    timeout_s: float = Field(
+        600, gt=0, le=86400, description="Time limit for loading and scoring each model (a hang fails the gate)."
+    )
 
     @model_validator(mode="after")
     def _directions_and_bounds(self) -> EvaluationGatePolicy:
@@ -259,6 +260,9 @@ class RobustnessGatePolicy(StrictModel):
     max_flip_rate: float | None = Field(
         0.2, ge=0, le=1, description="Largest allowed share of predictions that change under a black-box perturbation."
     )
+    timeout_s: float = Field(
+        600, gt=0, le=86400, description="Time limit for each model's attacks and perturbations (a hang fails it)."
+    )
 
 
 class LatencyGatePolicy(StrictModel):
@@ -284,6 +288,15 @@ class LatencyGatePolicy(StrictModel):
     max_regression: float | None = Field(
         0.5, ge=0, description="Largest allowed relative p95 increase over the champion (0.1 = +10%)."
     )
+    slo_applies_to: Literal["served", "module"] = Field(
+        "served",
+        description="served: predict() on DataFrame rows through the input path, preprocessing included (any "
+        "model); module: the torch module on encoded tensors (torch models only; falls back to served). "
+        "Both are timed and reported when a torch view exists; the SLO and the champion comparison use this one.",
+    )
+    timeout_s: float = Field(
+        600, gt=0, le=86400, description="Time limit for the whole latency sweep (a hang fails the gate)."
+    )
 
 
 class IntegrationGatePolicy(StrictModel):
@@ -301,11 +314,41 @@ class IntegrationGatePolicy(StrictModel):
     port: int | None = Field(None, ge=1024, le=65535, description="Port for the server (default: a free one).")
 
 
+Meaning = Literal["fail", "warn"]
+
+
+class OutputCheckGatePolicy(StrictModel):
+    """Degenerate outputs: NaN scores, one score for every row, a class never predicted, a far-off positive rate."""
+
+    enabled: bool = Field(True, description="Run this gate.")
+    blocking: bool = Field(True, description="A failure blocks promotion (otherwise it is a warning).")
+    non_finite_scores: Meaning = Field("fail", description="What NaN or infinite scores mean: fail or warn.")
+    constant_scores: Meaning = Field("fail", description="What the same score for every row means: fail or warn.")
+    single_class: Meaning = Field(
+        "fail",
+        description="What a class never predicted at the decision threshold (no positive or no negative row) "
+        "means: fail or warn.",
+    )
+    max_positive_rate_ratio: float | None = Field(
+        None,
+        gt=1,
+        le=1000,
+        description="Flag a predicted-positive rate more than this many times the base rate of the eval labels, "
+        "or less than the base rate divided by it (not checked when unset).",
+    )
+    positive_rate: Meaning = Field(
+        "warn", description="What a predicted-positive rate outside that band means: fail or warn."
+    )
+
+
 class GatesPolicy(StrictModel):
     """Which gates run and how each is judged."""
 
     data_validation: DataValidationGatePolicy = Field(
         default_factory=DataValidationGatePolicy, description="Eval data checks before any model is scored."
+    )
+    output_check: OutputCheckGatePolicy = Field(
+        default_factory=OutputCheckGatePolicy, description="Degenerate model outputs, checked before the quality gates."
     )
     evaluation: EvaluationGatePolicy = Field(
         default_factory=EvaluationGatePolicy, description="Quality metrics against thresholds and the champion."
@@ -353,6 +396,13 @@ class ModelOutputSpec(StrictModel):
     )
     column: str | None = Field(None, description="Column to read when predict() returns a DataFrame.")
     positive_index: int = Field(1, ge=0, description="Class index of the positive class in 2-D outputs.")
+    scores_from: Literal["auto", "predict", "predict_proba"] = Field(
+        "auto",
+        description="Where the gates' scores come from. auto: predict(), except that a model whose predict() "
+        "returns class labels and whose flavour's estimator offers predict_proba (scikit-learn, LightGBM, "
+        "XGBoost) is scored by predict_proba (labels cannot rank rows for ROC AUC). The integration gate always "
+        "checks predict() as served.",
+    )
 
 
 AliasName = Annotated[str, Field(pattern=ALIAS_PATTERN, min_length=1, max_length=255)]
@@ -424,6 +474,13 @@ class PromotionPolicy(StrictModel):
         "in order, that form it (cast to float32).",
     )
     gates: GatesPolicy = Field(default_factory=GatesPolicy, description="Gate settings.")
+    on_external_change: Literal["revert", "flag"] = Field(
+        "revert",
+        description="A champion alias moved by something other than modelgate (MLflow UI, a script): revert "
+        "puts it back on the champion of record; flag records it in the ledger and leaves it. Either way the "
+        "move is recorded as an external_change entry with a warning. A candidate that moves the alias while "
+        "being judged is always put back and rejected.",
+    )
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy, description="Human approval in the Prefect UI.")
     concurrency: ConcurrencyPolicy = Field(
         default_factory=ConcurrencyPolicy, description="One promotion per model at a time."
@@ -461,26 +518,6 @@ def parse_policy(data: Any, source: str = "policy") -> PromotionPolicy:
         return PromotionPolicy.model_validate(data)
     except ValidationError as exc:
         raise PolicyError(f"{source}: {_first_error(exc)}") from None
-
-
-def load_policy(path: str | Path) -> PromotionPolicy:
-    """Read and validate a policy YAML file; raises PolicyError with one line on any problem."""
-    path = Path(path)
-    if not path.is_file():
-        raise PolicyError(f"policy file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise PolicyError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return parse_policy(data, str(path))
-
-
-def resolve_data_path(policy_path: str | Path, data_path: str) -> Path:
-    """A data path from the policy, relative to the policy file's folder unless absolute."""
-    candidate = Path(data_path).expanduser()
-    return candidate if candidate.is_absolute() else (Path(policy_path).resolve().parent / candidate)
 
 
 def policy_json_schema() -> dict[str, Any]:

@@ -33,6 +33,8 @@ class Measurement(BaseModel):
     interval_high: float | None = None
     passed: bool | None = None
     note: str = ""
+    rule: str = ""  # the rule this number was judged by, in words (e.g. ">= 0.80; beat the champion by >= 0.002")
+    relative: bool = False  # `difference` is relative (0.1 = +10%), not absolute
 
 
 class GateResult(BaseModel):
@@ -104,3 +106,9 @@ def guarded(gate: str, blocking: bool, run: Callable[[], GateResult]) -> GateRes
 def skipped(gate: str, reason: str, *, blocking: bool = True) -> GateResult:
     """A gate that did not run, and why."""
     return GateResult(gate=gate, status=GateStatus.SKIPPED, blocking=blocking, summary=reason)
+
+
+def listing(items: list[str], limit: int = 6) -> str:
+    """Every item joined by '; ' (after `limit`, how many more), for summaries that name each failure."""
+    shown = "; ".join(items[:limit])
+    return shown + (f"; and {len(items) - limit} more" if len(items) > limit else "")

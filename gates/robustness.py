@@ -8,12 +8,10 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
-import torch
 from numpy.typing import NDArray
 
-from gates.attacks import AttackSpace, robust_accuracy
 from gates.policy import RobustnessGatePolicy
-from gates.result import GateResult, GateStatus, Measurement, failure_status, guarded
+from gates.result import GateResult, GateStatus, Measurement, failure_status, guarded, listing
 
 GATE = "robustness"
 
@@ -30,43 +28,6 @@ class RobustnessProfile:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def pick_device(choice: str) -> str:
-    """cuda when asked or (auto) when present, else cpu."""
-    if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()):
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return "cpu"
-
-
-def white_box(space: AttackSpace, y: NDArray, policy: RobustnessGatePolicy) -> dict[str, dict[str, float]]:
-    """Robust accuracy for each attack and epsilon."""
-    device = pick_device(policy.device)
-    moved = AttackSpace(
-        forward=space.forward,
-        x=space.x.to(device),
-        scale=space.scale.to(device),
-        lower=space.lower.to(device),
-        upper=space.upper.to(device),
-    )
-    target = torch.as_tensor(np.asarray(y), dtype=torch.long, device=device)
-    out: dict[str, dict[str, float]] = {}
-    for attack in policy.attacks:
-        radii = policy.l2_epsilons if attack == "pgd_l2" else policy.epsilons
-        out[attack] = {
-            str(eps): robust_accuracy(
-                moved,
-                target,
-                attack,
-                eps,
-                steps=policy.pgd_steps,
-                step_size=policy.pgd_step_size,
-                batch_size=policy.batch_size,
-                seed=policy.seed,
-            )
-            for eps in radii
-        }
-    return out
 
 
 def perturbations(
@@ -152,6 +113,19 @@ def black_box(
     return clean, rows
 
 
+def _rule(policy: RobustnessGatePolicy, floor: float | None, champion: bool, flips: bool = False) -> str:
+    parts = []
+    if floor is not None:
+        parts.append(f"robust accuracy >= {floor:g}")
+    if policy.max_drop is not None:
+        parts.append(f"drop from clean <= {policy.max_drop:g}")
+    if champion and policy.max_worse_than_champion is not None:
+        parts.append(f"<= {policy.max_worse_than_champion:g} below the champion")
+    if flips and policy.max_flip_rate is not None:
+        parts.append(f"flip rate <= {policy.max_flip_rate:g}")
+    return "; ".join(parts)
+
+
 def judge(candidate: RobustnessProfile, champion: RobustnessProfile | None, policy: RobustnessGatePolicy) -> GateResult:
     """Floors per epsilon, the drop from clean accuracy, the champion comparison, and flip rates."""
     return guarded(GATE, policy.blocking, lambda: _judge(candidate, champion, policy))
@@ -191,6 +165,7 @@ def _judge(cand: RobustnessProfile, champ: RobustnessProfile | None, policy: Rob
                     difference=None if champ_acc is None else acc - champ_acc,
                     passed=ok,
                     note="; ".join(notes),
+                    rule=_rule(policy, floor, champ_acc is not None),
                 )
             )
     champ_bb = {(r["perturbation"], r["level"]): r for r in (champ.black_box if champ else [])}
@@ -221,8 +196,10 @@ def _judge(cand: RobustnessProfile, champ: RobustnessProfile | None, policy: Rob
                 name=name,
                 value=row["accuracy"],
                 champion_value=champ_acc,
+                difference=None if champ_acc is None else row["accuracy"] - champ_acc,
                 passed=ok,
                 note=f"flip rate {row['flip_rate']:.3f}" + (f"; {'; '.join(notes)}" if notes else ""),
+                rule=_rule(policy, None, champ_acc is not None, flips=True),
             )
         )
     details = {"candidate": cand.to_dict(), "champion": champ.to_dict() if champ else None, "failures": failures}
@@ -237,7 +214,7 @@ def _judge(cand: RobustnessProfile, champ: RobustnessProfile | None, policy: Rob
     where = "" if not cand.white_box_note else f" ({cand.white_box_note})"
     if failures:
         status = failure_status(policy.blocking)
-        summary = f"{len(failures)} robustness check(s) failed: {failures[0]}{where}."
+        summary = f"{len(failures)} robustness check(s) failed: {listing(failures)}{where}."
     else:
         status = GateStatus.PASSED
         summary = f"All {len(measurements)} robustness checks pass (clean accuracy {cand.clean_accuracy:.3f}){where}."

@@ -19,8 +19,11 @@ def _softmax_column(values: NDArray, index: int) -> NDArray:
     return exp[:, index] / exp.sum(axis=1)
 
 
-def positive_scores(output: Any, spec: ModelOutputSpec, rows: int) -> NDArray[np.float64]:
-    """Positive-class scores in [0, 1]; ValueError with a one-line reason when the output can't be read."""
+def positive_scores(output: Any, spec: ModelOutputSpec, rows: int, positive_label: Any = 1) -> NDArray[np.float64]:
+    """Positive-class scores in [0, 1]; ValueError with a one-line reason when the output can't be read.
+
+    Class labels that are not numbers (e.g. "yes"/"no") score 1 where they equal `positive_label`.
+    """
     if isinstance(output, pd.DataFrame):
         column = spec.column or next((c for c in SCORE_COLUMNS if c in output.columns), None)
         if column is None and output.shape[1] == 1:
@@ -38,8 +41,14 @@ def positive_scores(output: Any, spec: ModelOutputSpec, rows: int) -> NDArray[np
         raise ValueError("predict() returned a dict; expected an array or a DataFrame")
     else:
         values = np.asarray(output)
-    if values.dtype == object:
-        raise ValueError("predict() returned non-numeric values")
+    if values.dtype == object and values.ndim == 1:
+        numbers = pd.to_numeric(pd.Series(values), errors="coerce")
+        if numbers.notna().all():
+            values = numbers.to_numpy()
+    if values.dtype == object or values.dtype.kind in "US":
+        if values.ndim != 1 or spec.kind not in ("auto", "label") or not isinstance(positive_label, str):
+            raise ValueError("predict() returned non-numeric values")
+        values = (values.astype(str) == str(positive_label)).astype(np.float64)
     values = values.astype(np.float64)
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]

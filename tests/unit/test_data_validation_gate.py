@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gates.data_validation import build_expectations, check_expectation_types, validate
+from gates.data_validation import build_expectations
 from gates.policy import DataValidationGatePolicy, ValueRange
 from gates.result import GateStatus
 from gates.schema_check import ColumnSpec
+from tasks.data_validation_run import check_expectation_types, validate
 
 COLUMNS = [ColumnSpec("age", "long"), ColumnSpec("colour", "string")]
 REFERENCE = pd.DataFrame({"age": [20, 30, 40, 60], "colour": ["red", "blue", "red", "green"], "y": [0, 1, 0, 1]})

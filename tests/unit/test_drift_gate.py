@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gates.drift import classification_report, detect_drift
 from gates.policy import DriftGatePolicy
 from gates.result import GateStatus
+from tasks.drift_run import classification_report, detect_drift
 
 RNG = np.random.default_rng(0)
 REF = pd.DataFrame({"a": RNG.normal(size=3000), "b": RNG.normal(size=3000), "c": RNG.choice(["x", "y", "z"], 3000)})

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from gates.latency import judge_latency, regression
-from gates.latency_core import LatencyStats, resolve_device, summarise, time_interleaved
+from gates.latency_core import resolve_device, time_interleaved
+from gates.latency_stats import LatencyStats, summarise
 from gates.policy import LatencyGatePolicy
 from gates.result import GateStatus
 

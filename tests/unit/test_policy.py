@@ -7,7 +7,8 @@ import json
 import pytest
 
 from gates.errors import PolicyError
-from gates.policy import load_policy, policy_hash, policy_json_schema, resolve_data_path
+from gates.policy import policy_hash, policy_json_schema
+from tasks.policy_files import load_policy, resolve_data_path
 from tests.conftest import ROOT
 
 DEMO = ROOT / "configs" / "policies" / "adult-income.yaml"

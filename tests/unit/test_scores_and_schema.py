@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from gates.model_input import InputColumn, InputSchema
 from gates.policy import ModelOutputSpec
-from gates.schema_check import ColumnSpec, eval_frame_problems
+from gates.schema_check import eval_frame_problems
 from gates.scores import positive_scores
 
 AUTO = ModelOutputSpec()
@@ -45,18 +46,21 @@ def test_unreadable_outputs(output, spec, message):
         positive_scores(output, spec, 2)
 
 
-COLUMNS = [ColumnSpec("age", "long"), ColumnSpec("sex", "string"), ColumnSpec("score", "double")]
+SCHEMA = InputSchema(
+    columns=(InputColumn("age", "long"), InputColumn("sex", "string"), InputColumn("score", "double"))
+)
 
 
 def test_good_frame_has_no_problems():
     frame = pd.DataFrame({"age": [30, 40], "sex": ["a", "b"], "score": [0.1, 2.0], "y": [0, 1]})
-    assert eval_frame_problems(frame, COLUMNS, "y") == []
+    assert eval_frame_problems(frame, SCHEMA, "y") == []
 
 
 def test_every_problem_is_named():
     frame = pd.DataFrame({"age": [30.5, 40.0], "score": ["x", "y"], "y": [0, None]})
-    problems = eval_frame_problems(frame, COLUMNS, "y")
-    assert "target column 'y' has 1 missing values" in problems
-    assert "model input column(s) missing: sex" in problems
-    assert "column 'age' has dtype float64, the model expects long" in problems
-    assert "column 'score' has dtype object, the model expects double" in problems
+    assert eval_frame_problems(frame, SCHEMA, "y") == [
+        "target column 'y' has 1 missing values",
+        "column 'age' holds non-integer values where the model expects long: 30.5",
+        "model input column 'sex' (string) is missing from the eval data",
+        "column 'score' holds text where the model expects double: 'x', 'y'",
+    ]

@@ -1,0 +1,40 @@
+"""Latency statistics from per-call times (numpy only)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass
+class LatencyStats:
+    """Latency of one model at one batch size."""
+
+    batch_size: int
+    iterations: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    mean_ms: float
+    throughput: float  # samples per second at the median latency
+    peak_memory_mb: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def summarise(batch_size: int, seconds: np.ndarray, peak_memory_mb: float | None = None) -> LatencyStats:
+    """Percentiles (linear interpolation) and throughput from per-call times in seconds."""
+    ms = np.asarray(seconds, dtype=np.float64) * 1000.0
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+    return LatencyStats(
+        batch_size=batch_size,
+        iterations=int(ms.size),
+        p50_ms=float(p50),
+        p95_ms=float(p95),
+        p99_ms=float(p99),
+        mean_ms=float(ms.mean()),
+        throughput=float(batch_size / (p50 / 1000.0)) if p50 > 0 else float("inf"),
+        peak_memory_mb=peak_memory_mb,
+    )
