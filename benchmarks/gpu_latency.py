@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from gates.latency_core import environment, resolve_device, time_interleaved  # noqa: E402
+from gates.latency_core import resolve_device, time_interleaved  # noqa: E402
+from tasks.device_info import environment  # noqa: E402
 
 
 def mlp(widths: list[int]) -> torch.nn.Sequential:

@@ -7,7 +7,7 @@ from pathlib import Path
 from prefect import flow
 
 from demo.adult_model import TrainConfig
-from flows.promote import promote_version
+from flows.promote import promote
 from gates.outcome import PromotionOutcome
 from tasks.demo_models import reset_registered_model, train_and_register, write_broken_eval
 from tasks.evidence import evidence_root
@@ -56,12 +56,12 @@ def demo(model: str = DEMO_MODEL, policy_path: str = str(DEMO_POLICY)) -> list[P
     versions = {label: train_and_register(model, label, config, text) for label, config, text in DEMO_CANDIDATES}
     broken = write_broken_eval(str(evidence_root().parent / "demo"))
     return [
-        promote_version(model, versions["baseline"], policy_path, trigger="demo"),
-        promote_version(model, versions["biased"], policy_path, trigger="demo"),
-        promote_version(model, versions["brittle"], policy_path, trigger="demo"),
-        promote_version(model, versions["slow"], policy_path, trigger="demo"),
-        promote_version(model, versions["inconsistent"], policy_path, trigger="demo"),
-        promote_version(model, versions["full"], policy_path, trigger="demo", eval_data=broken),
-        promote_version(model, versions["full"], policy_path, trigger="demo"),
-        promote_version(model, versions["relationship-only"], policy_path, trigger="demo"),
+        promote(model=model, version=versions["baseline"], policy_path=policy_path, trigger="demo"),
+        promote(model=model, version=versions["biased"], policy_path=policy_path, trigger="demo"),
+        promote(model=model, version=versions["brittle"], policy_path=policy_path, trigger="demo"),
+        promote(model=model, version=versions["slow"], policy_path=policy_path, trigger="demo"),
+        promote(model=model, version=versions["inconsistent"], policy_path=policy_path, trigger="demo"),
+        promote(model=model, version=versions["full"], policy_path=policy_path, trigger="demo", eval_data=broken),
+        promote(model=model, version=versions["full"], policy_path=policy_path, trigger="demo"),
+        promote(model=model, version=versions["relationship-only"], policy_path=policy_path, trigger="demo"),
     ]

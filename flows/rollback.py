@@ -7,7 +7,7 @@ from prefect.states import Completed
 from pydantic import BaseModel, ConfigDict
 
 from tasks.locks import promotion_lock
-from tasks.promotion_steps import default_policy_path, load_policy_step
+from tasks.policy_files import default_policy_path, policy_for
 from tasks.rollback_steps import move_back, plan_rollback
 
 
@@ -39,7 +39,7 @@ def rollback_champion(
     reason: str = "",
 ) -> RollbackOutcome:
     """Restore `to` (default: the champion the current one replaced); it must have been champion before."""
-    policy = load_policy_step(policy_path or default_policy_path(model), model)
+    policy = policy_for(policy_path or default_policy_path(model), model)
     with promotion_lock(policy.model_name, policy.concurrency.lock_timeout_s):
         plan = plan_rollback(policy, to)
         outcome, message, after, run_id = move_back(policy, plan, trigger, requested_by, reason)

@@ -10,17 +10,12 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from gates.names import POLICY_DIR, PROMOTE_DEPLOYMENT
+from gates.outcome import STATE_EXIT_CODES, exit_help
 from modelgate.environment import configure
 from modelgate.runtime import flow_settings
 
-EXIT_HELP = """exit codes:
-  0  promoted (or, with --dry-run, would be promoted)
-  1  rejected (or, with --dry-run, would be rejected)
-  2  bad input: unknown model/version, version not READY, bad policy or eval data; nothing was written
-  3  not promoted: the champion moved while the candidate was being evaluated (re-run to judge again)
-  4  pending: waiting for a person's approval (approval timed out with on_timeout: pending)
-  5  error (e.g. the promotion lock could not be taken in time)
-"""
+EXIT_HELP = exit_help()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -50,7 +45,21 @@ def _parser() -> argparse.ArgumentParser:
         help="re-run every gate and record a new decision even if this candidate, champion, policy and data "
         "were already judged",
     )
+    p.add_argument(
+        "--reason",
+        default="",
+        help="why (recorded in the ledger); with --force, allows promoting a rolled-back version",
+    )
     p.add_argument("--json", action="store_true", help="print the outcome as JSON")
+
+    k = sub.add_parser(
+        "reconcile",
+        help="make the registry and the ledger agree for a model (finish interrupted "
+        "attempts, record champion moves made outside modelgate)",
+    )
+    k.add_argument("--model", required=True, help="registered model name")
+    k.add_argument("--policy", help="policy YAML (default: configs/policies/<model>.yaml)")
+    k.add_argument("--json", action="store_true", help="print what was found as JSON")
 
     sub.add_parser("demo", help="train the demo models on UCI Adult and run the promotion flow on each")
 
@@ -133,31 +142,40 @@ def _outcome_rows(outcomes: Sequence[object]) -> str:
     return _table(rows, ["version", "decision", "outcome", "champion", "gates", "evidence (MLflow)"])
 
 
-def _promote(args: argparse.Namespace) -> int:
-    from gates.policy import load_policy
+def _policy_path(args: argparse.Namespace) -> str:
+    return args.policy or str(Path(POLICY_DIR) / f"{args.model}.yaml")
 
-    policy_path = args.policy or str(Path("configs/policies") / f"{args.model}.yaml")
+
+def _promote(args: argparse.Namespace) -> int:
+    import mlflow
+
+    from tasks.policy_files import load_policy
+    from tasks.retrying import check_reachable
+
+    policy_path = _policy_path(args)
     policy = load_policy(policy_path)  # a bad policy fails before MLflow or Prefect is touched
+    check_reachable(mlflow.get_tracking_uri())
     if policy.approval.mode != "never" and not args.dry_run and not os.environ.get("PREFECT_API_URL"):
         print(
             f"note: the policy may ask for approval; without PREFECT_API_URL the run waits (up to "
             f"{policy.approval.timeout_s} s) on a temporary server that has no UI",
             file=sys.stderr,
         )
-    from flows.promote import promote_version
-    from tasks.promotion_steps import preflight
+    from flows.promote import promote
+    from tasks.inputs import preflight
 
     eval_data = str(Path(args.eval_data).resolve()) if args.eval_data else None
     preflight(policy_path, args.model, str(args.version), eval_data)
     with flow_settings(), _stdout_to_stderr(args.json):
-        outcome = promote_version(
-            args.model,
-            str(args.version),
-            policy_path,
-            args.dry_run,
-            args.trigger,
+        outcome = promote(
+            model=args.model,
+            version=str(args.version),
+            policy_path=policy_path,
+            dry_run=args.dry_run,
+            trigger=args.trigger,
             eval_data=eval_data,
             force=args.force,
+            reason=args.reason,
         )
     if args.json:
         print(outcome.model_dump_json(indent=2))
@@ -165,6 +183,10 @@ def _promote(args: argparse.Namespace) -> int:
         print(_outcome_rows([outcome]))
         for reason in outcome.decision.reasons:
             print(f"  - {reason}")
+        for warning in outcome.warnings:
+            print(f"  ! {warning}")
+        if "local report" in outcome.report_links:
+            print(f"Report: {outcome.report_links['local report']}")
         print(f"Prefect artifacts: promotion-{args.model.lower()}-v{outcome.version} (and a table per gate)")
     return outcome.exit_code
 
@@ -184,9 +206,9 @@ def _demo(_: argparse.Namespace) -> int:
 
 def _ledger_experiment(model: str, policy: str | None) -> str:
     """The policy's ledger experiment (the model's policy file if present, else the default)."""
-    from gates.policy import load_policy
+    from tasks.policy_files import load_policy
 
-    policy_path = Path(policy or Path("configs/policies") / f"{model}.yaml")
+    policy_path = Path(policy or Path(POLICY_DIR) / f"{model}.yaml")
     if policy or policy_path.is_file():
         return load_policy(policy_path).ledger_experiment
     return "model-promotions"
@@ -264,9 +286,9 @@ def _champion_at(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    policy_path = args.policy or str(Path("configs/policies") / f"{args.model}.yaml")
+    policy_path = _policy_path(args)
     from flows.rollback import rollback_champion
-    from tasks.promotion_steps import policy_for
+    from tasks.policy_files import policy_for
     from tasks.rollback_steps import plan_rollback
 
     policy = policy_for(policy_path, args.model)
@@ -277,8 +299,23 @@ def _rollback(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
-PROMOTE_DEPLOYMENT = "promote-model-version/promote-version"
-STATE_EXIT_CODES = {"Promoted": 0, "DryRun": 0, "Rejected": 1, "Stale": 3, "Pending": 4}
+def _reconcile(args: argparse.Namespace) -> int:
+    import mlflow
+
+    from tasks.retrying import check_reachable
+
+    check_reachable(mlflow.get_tracking_uri())
+    from flows.reconcile import reconcile_model
+
+    with flow_settings(), _stdout_to_stderr(args.json):
+        found = reconcile_model(args.model, _policy_path(args))
+    if args.json:
+        print(json.dumps(found.__dict__, indent=2))
+    else:
+        print(f"{args.model}: champion v{found.champion}" if found.champion else f"{args.model}: no champion")
+        for line in found.lines():
+            print(f"  - {line}")
+    return 0
 
 
 def _trigger(args: argparse.Namespace) -> int:
@@ -323,7 +360,8 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _check_policy(args: argparse.Namespace) -> int:
-    from gates.policy import load_policy, policy_hash
+    from gates.policy import policy_hash
+    from tasks.policy_files import load_policy
 
     policy = load_policy(args.path)
     print(f"{args.path}: valid policy for {policy.model_name!r}, hash {policy_hash(policy)}")
@@ -336,6 +374,7 @@ COMMANDS = {
     "history": _history,
     "champion-at": _champion_at,
     "rollback": _rollback,
+    "reconcile": _reconcile,
     "trigger": _trigger,
     "schema": _schema,
     "check-policy": _check_policy,
@@ -347,13 +386,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     configure()
     from gates.errors import BadInputError, LockTimeout
+    from tasks.retrying import TrackingUnavailable
 
     try:
         return COMMANDS[args.command](args)
     except BadInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except LockTimeout as exc:
+    except (LockTimeout, TrackingUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 5
     except KeyboardInterrupt:

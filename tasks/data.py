@@ -8,8 +8,9 @@ from pathlib import Path
 import pandas as pd
 
 from gates.errors import BadInputError
+from gates.model_input import InputSchema
 from gates.policy import EvalDataSpec
-from gates.schema_check import ColumnSpec, eval_frame_problems
+from gates.schema_check import eval_frame_problems
 
 
 def file_sha256(path: Path) -> str:
@@ -39,9 +40,9 @@ def read_eval_frame(path: Path, spec: EvalDataSpec) -> pd.DataFrame:
     return frame
 
 
-def check_eval_frame(frame: pd.DataFrame, columns: list[ColumnSpec], spec: EvalDataSpec, source: str) -> None:
-    """BadInputError naming the first problem (and how many more) when the frame can't be scored."""
-    problems = eval_frame_problems(frame, columns, spec.target)
+def check_eval_frame(frame: pd.DataFrame, schema: InputSchema, spec: EvalDataSpec, source: str) -> None:
+    """BadInputError naming the first problem (and how many more) when the frame can't become the model's input."""
+    problems = eval_frame_problems(frame, schema, spec.target)
     if not problems and not frame[spec.target].isin([spec.positive_label]).any():
         labels = sorted(map(str, frame[spec.target].unique()))[:5]
         problems.append(f"no row has the positive label {spec.positive_label!r} in {spec.target!r} (seen {labels})")

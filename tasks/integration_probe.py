@@ -1,8 +1,10 @@
-"""Clean-subprocess checks of a registered version: `python -m tasks.integration_probe ARGS.json`.
+"""Clean-process checks of a version: `python -m tasks.integration_probe ARGS.json` (a judging-side process).
 
-Loads the version by its registry URI as a serving system would, then checks: the signature matches the
-eval rows, the logged input example predicts, predictions equal the flow's (determinism), and batch
-predictions equal single-row ones. Prints one JSON object: {"checks": [{name, passed, detail}], "timings": {}}.
+Loads the version from its local copy as a serving system would, then checks: the signature matches the
+eval rows, the logged input example predicts, predictions through the input path equal the flow's
+(determinism), and batch predictions equal single-row ones. Whether predict() also takes the eval file's
+own dtypes is recorded as a note for clients. Prints one JSON object after a marker:
+{"checks": [{name, passed, detail}], "timings": {}, "notes": []}.
 """
 
 from __future__ import annotations
@@ -11,71 +13,62 @@ import json
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+MARK = "@@RESULT@@"
 
-def _check(checks: list[dict], name: str, fn) -> Any:
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}".rstrip(": ")
+
+
+def _check(checks: list[dict], name: str, fn: Callable[[], tuple[bool, str, Any]]) -> Any:
     try:
         passed, detail, value = fn()
     except Exception as exc:
-        passed, detail, value = (
-            False,
-            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
-            None,
-        )
+        passed, detail, value = False, _first_line(exc), None
     checks.append({"name": name, "passed": bool(passed), "detail": detail})
     return value
 
 
 def run(args: dict) -> dict:
-    import mlflow
     import mlflow.pyfunc
     from mlflow.models import Model
 
+    from gates.model_input import InputSchema, input_problems, prepare
     from gates.policy import ModelOutputSpec
-    from gates.schema_check import ColumnSpec, eval_frame_problems
     from gates.scores import positive_scores
 
     checks: list[dict] = []
+    notes: list[str] = []
     timings: dict[str, float] = {}
     spec = ModelOutputSpec.model_validate(args["model_output"])
+    schema = InputSchema.from_dict(args["schema"])
     sample = pd.read_parquet(args["sample"])
-    expected = np.load(args["expected"])
-    tensor_columns = args.get("tensor_columns")
+    expected = np.load(args["expected"], allow_pickle=False)
+    local = args["model_dir"]
     start = time.perf_counter()
-    model = _check(checks, "load from the registry", lambda: (True, args["uri"], mlflow.pyfunc.load_model(args["uri"])))
+    model = _check(checks, "loads in a clean process", lambda: (True, "local copy", mlflow.pyfunc.load_model(local)))
     timings["load_seconds"] = time.perf_counter() - start
     if model is None:
-        return {"checks": checks, "timings": timings}
+        return {"checks": checks, "timings": timings, "notes": notes}
 
     def predict(frame: pd.DataFrame) -> np.ndarray:
-        if tensor_columns:
-            return positive_scores(
-                model.predict(frame[tensor_columns].to_numpy(np.float32, copy=True)), spec, len(frame)
-            )
-        return positive_scores(model.predict(frame.copy()), spec, len(frame))
+        output = model.predict(prepare(frame, schema))
+        return positive_scores(output, spec, len(frame), args["positive_label"])
 
     def signature() -> tuple[bool, str, None]:
-        schema = model.metadata.get_input_schema()
-        if schema is None:
-            return False, "the version has no input signature", None
-        if not schema.has_input_names():
-            ok = bool(tensor_columns)
-            return ok, "tensor signature, columns from the policy" if ok else "unnamed tensor signature", None
-        cols = [
-            ColumnSpec(c.name, str(getattr(c.type, "name", c.type)), bool(getattr(c, "required", True)))
-            for c in schema.inputs
-        ]
-        problems = eval_frame_problems(sample.assign(**{args["target"]: 0}), cols, args["target"])
-        return not problems, "; ".join(problems) or f"{len(cols)} columns match", None
+        problems = input_problems(sample, schema)
+        return not problems, "; ".join(problems) or f"eval rows match: {schema.describe()}", None
 
     _check(checks, "signature matches the eval data", signature)
 
     def input_example() -> tuple[bool, str, None]:
-        local = mlflow.artifacts.download_artifacts(args["uri"])
         example = Model.load(local).load_input_example(local)
         if example is None:
             return False, "no input example was logged", None
@@ -89,17 +82,36 @@ def run(args: dict) -> dict:
 
         def determinism() -> tuple[bool, str, None]:
             diff = float(np.max(np.abs(batch - expected)))
-            return diff <= tol, f"max |difference| from the flow's scores {diff:.3g} (tolerance {tol})", None
+            return diff <= tol, f"max |difference| from the flow's predictions {diff:.3g} (tolerance {tol})", None
 
         def single_rows() -> tuple[bool, str, None]:
             n = min(int(args["single_rows"]), len(sample))
-            singles = np.array([predict(sample.iloc[[i]])[0] for i in range(n)])
+            singles = np.array([predict(sample.iloc[[i]].reset_index(drop=True))[0] for i in range(n)])
             diff = float(np.max(np.abs(singles - batch[:n])))
             return diff <= tol, f"{n} single-row predictions, max |difference| from the batch {diff:.3g}", None
 
         _check(checks, "deterministic: equals the flow's predictions", determinism)
         _check(checks, "single rows agree with the batch", single_rows)
-    return {"checks": checks, "timings": timings}
+        notes += _raw_dtype_note(model, sample, schema)
+    return {"checks": checks, "timings": timings, "notes": notes}
+
+
+def _raw_dtype_note(model: Any, sample: pd.DataFrame, schema: Any) -> list[str]:
+    """Whether predict() also takes the rows as the file holds them (64-bit numbers); evidence for clients."""
+    if schema.tensor is not None:
+        raw: Any = sample[list(schema.tensor.columns)].to_numpy()
+        kind = f"{raw.dtype} arrays"
+    else:
+        raw = sample[[c for c in schema.names if c in sample.columns]]
+        kind = "the eval file's own dtypes"
+    try:
+        model.predict(raw)
+    except Exception as exc:
+        return [
+            f"predict() refuses {kind} ({_first_line(exc)[:160]}); clients calling the model in Python must cast "
+            f"to the signature's types ({schema.describe()[:200]}); the scoring server casts JSON itself."
+        ]
+    return []
 
 
 def main() -> None:
@@ -111,8 +123,9 @@ def main() -> None:
         result = {
             "checks": [{"name": "probe", "passed": False, "detail": traceback.format_exc()[-1500:]}],
             "timings": {},
+            "notes": [],
         }
-    sys.stdout.write("\n@@RESULT@@" + json.dumps(result) + "\n")
+    sys.stdout.write("\n" + MARK + json.dumps(result) + "\n")
 
 
 if __name__ == "__main__":

@@ -17,16 +17,18 @@ from typing import Any
 import httpx
 import numpy as np
 import pandas as pd
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
-from gates.integration import GATE, judge_integration
+from gates.context import GateContext
+from gates.integration import judge_integration
+from gates.model_input import json_body, prepare
 from gates.policy import IntegrationGatePolicy, PromotionPolicy
-from gates.result import GateResult, skipped
+from gates.result import GateResult
 from gates.scores import positive_scores
-from tasks.models import LoadedModel, Scores
+from tasks.judging import exit_reason, judging_env
+from tasks.judging_guard import read_attempts
+from tasks.judging_run import JudgingRun
+from tasks.model_copies import ModelCopy
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULT_MARK = "@@RESULT@@"
 
 
@@ -37,31 +39,24 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def child_env() -> dict[str, str]:
-    """This process's environment, with the interpreter's bin folder first (the server execs uvicorn)."""
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env["PYTHONPATH"] = f"{PROJECT_ROOT}{os.pathsep}{env.get('PYTHONPATH', '')}".rstrip(os.pathsep)
-    env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    return env
-
-
 def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
-def run_probe(uri: str, sample: pd.DataFrame, expected: np.ndarray, policy: PromotionPolicy, workdir: Path) -> dict:
-    """The clean-subprocess checks, with the policy's time limit; a crash or timeout is a failed check."""
+def run_probe(
+    copy: ModelCopy, sample: pd.DataFrame, expected: np.ndarray, policy: PromotionPolicy, workdir: Path
+) -> dict:
+    """The clean-process checks, with the policy's time limit; a crash or timeout is a failed check."""
     gate = policy.gates.integration
     sample.to_parquet(workdir / "sample.parquet")
     np.save(workdir / "expected.npy", expected)
     args = {
-        "uri": uri,
+        "model_dir": copy.local_dir,
+        "schema": copy.schema.to_dict(),
         "sample": str(workdir / "sample.parquet"),
         "expected": str(workdir / "expected.npy"),
         "model_output": policy.model_output.model_dump(),
-        "tensor_columns": policy.tensor_input_columns,
-        "target": policy.eval_data.target,
+        "positive_label": policy.eval_data.positive_label,
         "tolerance": gate.tolerance,
         "single_rows": gate.single_rows,
     }
@@ -69,31 +64,15 @@ def run_probe(uri: str, sample: pd.DataFrame, expected: np.ndarray, policy: Prom
     cmd = [sys.executable, "-m", "tasks.integration_probe", str(workdir / "args.json")]
     try:
         done = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=gate.probe_timeout_s, env=child_env(), cwd=PROJECT_ROOT
+            cmd, capture_output=True, text=True, timeout=gate.probe_timeout_s, env=judging_env(workdir), cwd=workdir
         )
     except subprocess.TimeoutExpired as exc:
         log = _tail((exc.stderr or b"").decode() if isinstance(exc.stderr, bytes) else (exc.stderr or ""))
-        return {
-            "checks": [
-                {
-                    "name": "clean subprocess",
-                    "passed": False,
-                    "detail": f"timed out after {gate.probe_timeout_s:g} s (a hanging model?)\n{log}",
-                }
-            ],
-            "timings": {},
-        }
+        detail = f"timed out after {gate.probe_timeout_s:g} s (a hanging model?)\n{log}"
+        return {"checks": [{"name": "clean process", "passed": False, "detail": detail}], "timings": {}}
     if RESULT_MARK not in done.stdout:
-        return {
-            "checks": [
-                {
-                    "name": "clean subprocess",
-                    "passed": False,
-                    "detail": f"exited with code {done.returncode}\n{_tail(done.stderr)}",
-                }
-            ],
-            "timings": {},
-        }
+        detail = f"{exit_reason(done.returncode)}\n{_tail(done.stderr)}"
+        return {"checks": [{"name": "clean process", "passed": False, "detail": detail}], "timings": {}}
     return json.loads(done.stdout.rsplit(RESULT_MARK, 1)[1])
 
 
@@ -125,7 +104,12 @@ class ScoringServer:
             "1",
         ]
         self.proc = subprocess.Popen(
-            cmd, stdout=self._log, stderr=subprocess.STDOUT, env=child_env(), cwd=PROJECT_ROOT, start_new_session=True
+            cmd,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=judging_env(self.log_path.parent),
+            cwd=self.log_path.parent,
+            start_new_session=True,
         )
         return self
 
@@ -161,7 +145,7 @@ class ScoringServer:
 
 
 def serving_checks(
-    uri: str, sample: pd.DataFrame, expected: np.ndarray, policy: PromotionPolicy, workdir: Path
+    copy: ModelCopy, sample: pd.DataFrame, expected: np.ndarray, policy: PromotionPolicy, workdir: Path
 ) -> tuple[list[dict], dict[str, float]]:
     """Start the server, send a dataframe_split request and a malformed one, compare, stop."""
     gate: IntegrationGatePolicy = policy.gates.integration
@@ -169,14 +153,14 @@ def serving_checks(
     timings: dict[str, float] = {}
     port = gate.port or free_port()
     start = time.perf_counter()
-    with ScoringServer(uri, port, workdir / "server.log") as server:
+    with ScoringServer(copy.local_dir, port, workdir / "server.log") as server:
         healthy, detail = server.wait_healthy(gate.server_startup_timeout_s)
         timings["server_startup_seconds"] = time.perf_counter() - start
         checks.append({"name": "scoring server becomes healthy", "passed": healthy, "detail": f"port {port}: {detail}"})
         if not healthy:
             return checks, timings
         rows = sample.head(50)
-        payload = {"dataframe_split": json.loads(rows.to_json(orient="split", index=False))}
+        payload = json_body(prepare(rows, copy.schema))
         latencies = []
         try:
             for _ in range(5):
@@ -192,7 +176,7 @@ def serving_checks(
                     if predictions and isinstance(predictions[0], dict)
                     else np.asarray(predictions)
                 )
-                got = positive_scores(output, policy.model_output, len(rows))
+                got = positive_scores(output, policy.model_output, len(rows), policy.eval_data.positive_label)
                 diff = float(np.max(np.abs(got - expected[: len(rows)])))
                 ok = diff <= max(gate.tolerance, 1e-5)
                 detail += f"; max |difference| from the flow's scores {diff:.3g}"
@@ -214,26 +198,24 @@ def serving_checks(
     return checks, timings
 
 
-@task(name="integration-gate", cache_policy=NO_CACHE)
-def integration_gate(
-    frame: pd.DataFrame, candidate: LoadedModel, candidate_scores: Scores, policy: PromotionPolicy
-) -> GateResult:
-    """Clean-subprocess checks and (policy permitting) a real scoring server, against the flow's own scores."""
-    gate = policy.gates.integration
-    if candidate_scores.error or candidate_scores.values is None:
-        return skipped(GATE, f"candidate could not be scored: {candidate_scores.error}", blocking=gate.blocking)
+def integration_step(ctx: GateContext, run: JudgingRun) -> GateResult:
+    """Clean-process checks and (policy permitting) a real scoring server, against the flow's served predictions."""
+    gate = ctx.policy.gates.integration
+    candidate = ctx.candidate
+    assert candidate is not None and candidate.served is not None
+    copy = run.copies["candidate"]
     rng = np.random.default_rng(0)
-    idx = np.sort(rng.choice(len(frame), min(gate.sample_rows, len(frame)), replace=False))
-    names = [c.name for c in candidate.columns]
-    sample = frame.iloc[idx][names].reset_index(drop=True)
-    expected = np.asarray(candidate_scores.values)[idx]
-    uri = candidate.ref.uri
+    idx = np.sort(rng.choice(len(ctx.frame), min(gate.sample_rows, len(ctx.frame)), replace=False))
+    names = [c for c in copy.schema.names if c in ctx.frame.columns]
+    sample = ctx.frame.iloc[idx][names].reset_index(drop=True)
+    expected = np.asarray(candidate.served)[idx]
     with tempfile.TemporaryDirectory(prefix="modelgate-integration-") as tmp:
         workdir = Path(tmp)
-        probe = run_probe(uri, sample, expected, policy, workdir)
+        probe = run_probe(copy, sample, expected, ctx.policy, workdir)
         checks, timings = list(probe["checks"]), dict(probe.get("timings", {}))
-        if gate.serve and policy.tensor_input_columns is None:
-            served, served_timings = serving_checks(uri, sample, expected, policy, workdir)
+        if gate.serve:
+            served, served_timings = serving_checks(copy, sample, expected, ctx.policy, workdir)
             checks += served
             timings.update(served_timings)
-    return judge_integration(checks, gate, timings)
+        run.attempts["candidate"].extend(read_attempts(str(workdir / "access.log")))
+    return judge_integration(checks, gate, timings, probe.get("notes", []))

@@ -1,84 +1,131 @@
-"""Prefect task for the latency gate: pick what to time, time candidate and champion interleaved, judge."""
+"""The latency gate's step: candidate and champion timed in their own judging processes, in alternating
+blocks of calls, as served (predict() through the input path) and, for torch models, as modules."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
 
-import pandas as pd
-import torch
-from prefect import task
-from prefect.cache_policies import NO_CACHE
+import numpy as np
 
-from gates import latency, latency_core
-from gates.policy import PromotionPolicy
-from gates.result import GateResult, errored, skipped
-from tasks.models import LoadedModel, Scores
-from tasks.robustness_steps import torch_view
+from gates import latency
+from gates.context import GateContext
+from gates.latency_stats import LatencyStats, summarise
+from gates.policy import LatencyGatePolicy
+from gates.result import GateResult, GateStatus, errored
+from tasks.judging_run import JudgingRun
 
-
-def _cycled(frame: pd.DataFrame, batch: int) -> pd.DataFrame:
-    reps = -(-batch // len(frame))
-    return pd.concat([frame] * reps, ignore_index=True).iloc[:batch]
+BLOCK = 10  # calls per model before the other model's turn
+TARGETS = {"served": "predict() on DataFrame rows through the input path", "module": "torch module on encoded tensors"}
 
 
-def timing_targets(
-    models: dict[str, LoadedModel], rows: pd.DataFrame, reference: pd.DataFrame
-) -> tuple[dict[str, Callable], dict[str, Callable[[int], object]], str]:
-    """Torch modules on encoded rows when every model has a torch view, else whole pyfunc predict() calls."""
-    spaces = {name: torch_view(m, rows, reference)[0] for name, m in models.items()}
-    if all(space is not None for space in spaces.values()):
-        forwards = {name: space.forward for name, space in spaces.items()}
-        makers = {
-            name: (lambda b, x=space.x: x[torch.arange(b) % x.shape[0]].contiguous()) for name, space in spaces.items()
-        }
-        return forwards, makers, "torch module on encoded inputs"
-    forwards = {name: (lambda df, m=m: m.predict(df)) for name, m in models.items()}
-    makers = {name: (lambda b: _cycled(rows, b)) for name in models}
-    return forwards, makers, "pyfunc predict() on DataFrame rows (CPU)"
+class _Timeout(Exception):
+    """A model's judging process did not answer in time (args: label)."""
 
 
-@task(name="latency-gate", cache_policy=NO_CACHE)
-def latency_gate(
-    frame: pd.DataFrame,
-    reference: pd.DataFrame | None,
-    candidate: LoadedModel,
-    candidate_scores: Scores,
-    champion: LoadedModel | None,
-    policy: PromotionPolicy,
-) -> GateResult:
-    """Time candidate and champion in this process, interleaved, over the policy's batch sizes."""
-    gate = policy.gates.latency
-    if candidate_scores.error:
-        return skipped(latency.GATE, f"candidate could not be scored: {candidate_scores.error}", blocking=gate.blocking)
-    device = latency_core.resolve_device(gate.device)
+class _Failed(Exception):
+    """A model's judging process answered with an error (args: label, error)."""
+
+
+def latency_step(ctx: GateContext, run: JudgingRun) -> GateResult:
+    """Time every usable model over the policy's batch sizes; judge the target the SLO applies to."""
+    gate = ctx.policy.gates.latency
+    labels = [label for label in run.copies if label == "candidate" or (ctx.champion and ctx.champion.usable)]
+    deadline = time.monotonic() + gate.timeout_s
+    rows = np.random.default_rng(0).choice(len(ctx.frame), min(len(ctx.frame), 512), replace=False)
+    setups = {}
+    for label in labels:
+        judge = run.judge(label)
+        reply = run.note(
+            label,
+            judge.call(
+                "latency_setup",
+                max(deadline - time.monotonic(), 1),
+                rows=judge.put_array("latency-rows.npy", rows),
+                device=gate.device,
+                mode=gate.mode,
+                threads=gate.threads,
+            ),
+        )
+        if not reply.ok:
+            return _failure(gate, label, run, reply.problem(gate.timeout_s), reply.timed_out)
+        setups[label] = reply.data
+    device = setups["candidate"]["device"]
     note = ""
     if device != "cuda":
         final, note = latency.without_gpu(gate)
         if final is not None:
             return final
-    rows = frame.sample(n=min(len(frame), 512), random_state=0).reset_index(drop=True)
-    ref = reference if reference is not None else frame
-    models = {"candidate": candidate, **({"champion": champion} if champion is not None else {})}
-    previous_threads = torch.get_num_threads()
+    targets = [t for t in TARGETS if all(t in setups[label]["targets"] for label in labels)]
     try:
-        forwards, makers, target = timing_targets(models, rows, ref)
-        if target.startswith("pyfunc"):
-            device = "cpu"
-        if gate.threads:
-            torch.set_num_threads(gate.threads)
-        stats = latency_core.time_interleaved(
-            forwards,
-            makers,
-            gate.batch_sizes,
-            iterations=gate.iterations,
-            warmup=gate.warmup,
-            device=device,
-            mode=gate.mode if target.startswith("torch") else "eager",
-        )
-    except Exception as exc:
-        return errored(latency.GATE, exc, blocking=gate.blocking)
-    finally:
-        torch.set_num_threads(previous_threads)
-    env = latency_core.environment(device) | {"timed": target, "threads": gate.threads or previous_threads}
-    result = latency.judge_latency(stats["candidate"], stats.get("champion"), gate, env, note)
-    return result.model_copy(update={"details": {**result.details, "timed": target}})
+        stats = {t: _time_target(run, labels, t, gate, deadline) for t in targets}
+    except _Timeout as exc:
+        return _failure(gate, str(exc), run, f"timed out after {gate.timeout_s:g} s", True)
+    except _Failed as exc:
+        return _failure(gate, exc.args[0], run, exc.args[1], False)
+    env = run.note("candidate", run.judge("candidate").call("environment", 60, device=device)).data.get(
+        "environment", {"device": device}
+    )
+    judged = gate.slo_applies_to if gate.slo_applies_to in stats else "served"
+    if gate.slo_applies_to == "module" and judged != "module":
+        note = (note + " " if note else "") + "No torch module to time on every model: the SLO applies as served."
+    env = env | {
+        "timed": TARGETS[judged],
+        "threads": gate.threads,
+        "module_device": setups["candidate"]["module_device"],
+    }
+    result = latency.judge_latency(stats[judged]["candidate"], stats[judged].get("champion"), gate, env, note)
+    both = {t: {label: [s.to_dict() for s in by_label[label]] for label in by_label} for t, by_label in stats.items()}
+    views = {label: setups[label]["module_view"] for label in labels}
+    details = {**result.details, "judged_target": judged, "targets": both, "module_views": views}
+    return result.model_copy(update={"details": details})
+
+
+def _time_target(
+    run: JudgingRun, labels: list[str], target: str, gate: LatencyGatePolicy, deadline: float
+) -> dict[str, list[LatencyStats]]:
+    out: dict[str, list[LatencyStats]] = {label: [] for label in labels}
+    for batch in gate.batch_sizes:
+        times: dict[str, list[float]] = {label: [] for label in labels}
+        peaks: dict[str, float | None] = {label: None for label in labels}
+        remaining, turn = gate.iterations, 0
+        while remaining > 0:
+            calls = min(BLOCK, remaining)
+            order = labels[turn % len(labels) :] + labels[: turn % len(labels)]
+            for label in order:
+                left = deadline - time.monotonic()
+                reply = (
+                    run.note(
+                        label,
+                        run.judge(label).call(
+                            "latency_block",
+                            left,
+                            target=target,
+                            batch=batch,
+                            calls=calls,
+                            warmup=gate.warmup if turn == 0 else 0,
+                            peak_memory=remaining <= BLOCK,
+                        ),
+                    )
+                    if left > 0
+                    else None
+                )
+                if reply is None or reply.timed_out:
+                    raise _Timeout(label)
+                if not reply.ok:
+                    raise _Failed(label, reply.error or "failed")
+                times[label] += reply.data["times"]
+                peaks[label] = reply.data.get("peak_memory_mb") or peaks[label]
+            remaining -= calls
+            turn += 1
+        for label in labels:
+            out[label].append(summarise(batch, np.asarray(times[label]), peaks[label]))
+    return out
+
+
+def _failure(gate: LatencyGatePolicy, label: str, run: JudgingRun, problem: str, timed_out: bool) -> GateResult:
+    version = run.copies[label].version
+    text = f"the {label} v{version}'s latency sweep {problem}"
+    blocking = gate.blocking
+    if timed_out:
+        return GateResult(gate=latency.GATE, status=GateStatus.FAILED, blocking=blocking, summary=text)
+    return errored(latency.GATE, text, blocking=blocking)

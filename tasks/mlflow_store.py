@@ -6,6 +6,9 @@ import os
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from tasks.retrying import retried
 
 
 def client() -> MlflowClient:
@@ -13,14 +16,25 @@ def client() -> MlflowClient:
     return MlflowClient(tracking_uri=mlflow.get_tracking_uri())
 
 
+KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"  # MLflow's UI opens the experiment in its model-training view
+
+
 def ensure_experiment(name: str) -> str:
     """Id of the named experiment, created (with $MODELGATE_ARTIFACT_ROOT/<name> as location) if missing."""
     c = client()
-    existing = c.get_experiment_by_name(name)
+    existing = retried(c.get_experiment_by_name, name)
     if existing is not None:
         if existing.lifecycle_stage == "deleted":
-            c.restore_experiment(existing.experiment_id)
+            retried(c.restore_experiment, existing.experiment_id)
+        if existing.tags.get(KIND_TAG) != MODEL_TRAINING:
+            retried(c.set_experiment_tag, existing.experiment_id, KIND_TAG, MODEL_TRAINING)
         return existing.experiment_id
     root = os.environ.get("MODELGATE_ARTIFACT_ROOT")
     location = f"{root.rstrip('/')}/{name}" if root else None
-    return c.create_experiment(name, artifact_location=location)
+    try:
+        return retried(c.create_experiment, name, artifact_location=location, tags={KIND_TAG: MODEL_TRAINING})
+    except MlflowException as exc:  # created by a promotion that started at the same moment
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+        return retried(c.get_experiment_by_name, name).experiment_id

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from gates.errors import BadInputError
+from gates.names import TAG_PREFIX
+from tasks.retrying import retried
 
-TAG_PREFIX = "modelgate."
 MAX_TAG_VALUE = 5000
+DESCRIPTION_MARK = "**modelgate**: "
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ def _not_found(exc: MlflowException) -> bool:
 def resolve_registered_model(client: MlflowClient, name: str) -> None:
     """BadInputError unless the registered model exists."""
     try:
-        client.get_registered_model(name)
+        retried(client.get_registered_model, name)
     except MlflowException as exc:
         if _not_found(exc):
             raise BadInputError(f"registered model {name!r} not found in {client.tracking_uri}") from None
@@ -57,7 +61,7 @@ def resolve_version(client: MlflowClient, name: str, version: str) -> VersionRef
         raise BadInputError(f"version must be a positive integer, got {version!r}")
     resolve_registered_model(client, name)
     try:
-        mv = client.get_model_version(name, version)
+        mv = retried(client.get_model_version, name, version)
     except MlflowException as exc:
         if _not_found(exc):
             raise BadInputError(f"model {name!r} has no version {version}") from None
@@ -71,17 +75,55 @@ def resolve_version(client: MlflowClient, name: str, version: str) -> VersionRef
 def champion(client: MlflowClient, name: str, alias: str) -> VersionRef | None:
     """The version holding the champion alias, or None when the alias is not set."""
     try:
-        return _ref(client.get_model_version_by_alias(name, alias))
+        return _ref(retried(client.get_model_version_by_alias, name, alias))
     except MlflowException as exc:
         if _not_found(exc):
             return None
         raise
 
 
+def version_tags_of(client: MlflowClient, name: str, version: str) -> dict[str, str]:
+    """The version's `modelgate.*` tags, without the prefix."""
+    tags = retried(client.get_model_version, name, version).tags or {}
+    return {k.removeprefix(TAG_PREFIX): v for k, v in tags.items() if k.startswith(TAG_PREFIX)}
+
+
 def set_version_tags(client: MlflowClient, ref: VersionRef, tags: dict[str, str]) -> None:
     """Write `modelgate.*` tags on a version (values truncated to MLflow's limit)."""
     for key, value in tags.items():
-        client.set_model_version_tag(ref.name, ref.version, TAG_PREFIX + key, str(value)[:MAX_TAG_VALUE])
+        retried(client.set_model_version_tag, ref.name, ref.version, TAG_PREFIX + key, str(value)[:MAX_TAG_VALUE])
+
+
+def replace_version_tags(client: MlflowClient, ref: VersionRef, tags: dict[str, str]) -> None:
+    """Make the version's `modelgate.*` tags exactly `tags`: older ones (e.g. from a rollback) are removed."""
+    current = retried(client.get_model_version, ref.name, ref.version).tags or {}
+    wanted = {TAG_PREFIX + k: str(v)[:MAX_TAG_VALUE] for k, v in tags.items()}
+    for key in current:
+        if key.startswith(TAG_PREFIX) and key not in wanted:
+            retried(client.delete_model_version_tag, ref.name, ref.version, key)
+    for key, value in wanted.items():
+        if current.get(key) != value:
+            retried(client.set_model_version_tag, ref.name, ref.version, key, value)
+
+
+def set_decision_line(client: MlflowClient, ref: VersionRef, line: str) -> None:
+    """Put modelgate's one-line decision first in the version's description, keeping the owner's text."""
+    description = retried(client.get_model_version, ref.name, ref.version).description or ""
+    own = (
+        description.split("\n\n", 1)[1]
+        if description.startswith(DESCRIPTION_MARK) and "\n\n" in description
+        else ("" if description.startswith(DESCRIPTION_MARK) else description)
+    )
+    text = DESCRIPTION_MARK + line.replace("\n", " ") + ("\n\n" + own if own else "")
+    retried(client.update_model_version, ref.name, ref.version, description=text)
+
+
+def owner_description(description: str | None) -> str:
+    """The version's description without modelgate's decision line."""
+    text = description or ""
+    if not text.startswith(DESCRIPTION_MARK):
+        return text
+    return text.split("\n\n", 1)[1] if "\n\n" in text else ""
 
 
 @dataclass(frozen=True)
@@ -102,7 +144,9 @@ def compare_and_set_champion(
     alias: str,
     previous_alias: str,
 ) -> AliasMove:
-    """Move `alias` to the candidate only if it still points at `expected_champion`; read it back after."""
+    """Move `alias` to the candidate only if it still points at `expected_champion`, keep the replaced champion
+    under `previous_alias`, and read the alias back (every step retried; setting an alias is idempotent, so a
+    lost answer is simply asked again)."""
     current = champion(client, name, alias)
     current_version = current.version if current else None
     if current_version != expected_champion:
@@ -113,9 +157,9 @@ def compare_and_set_champion(
             f"champion moved from {expected_champion or 'none'} to {current_version or 'none'} during evaluation; "
             "not promoting on stale evidence",
         )
+    retried(client.set_registered_model_alias, name, alias, candidate)
     if expected_champion is not None:
-        client.set_registered_model_alias(name, previous_alias, expected_champion)
-    client.set_registered_model_alias(name, alias, candidate)
+        retried(client.set_registered_model_alias, name, previous_alias, expected_champion)
     after = champion(client, name, alias)
     after_version = after.version if after else None
     if after_version != candidate:
@@ -125,3 +169,21 @@ def compare_and_set_champion(
     return AliasMove(
         True, current_version, after_version, f"champion moved from {current_version or 'none'} to {candidate}"
     )
+
+
+def set_champion(client: MlflowClient, name: str, alias: str, version: str) -> str | None:
+    """Point the alias at `version` (no comparison) and return what a read-back shows."""
+    retried(client.set_registered_model_alias, name, alias, version)
+    after = champion(client, name, alias)
+    return after.version if after else None
+
+
+def registered_model(client: MlflowClient, name: str) -> Any:
+    """The registered model entity (retried)."""
+    return retried(client.get_registered_model, name)
+
+
+def created_at(client: MlflowClient, name: str) -> datetime:
+    """When the registered model was created (ledger entries older than that belong to an earlier model)."""
+    model = retried(client.get_registered_model, name)
+    return datetime.fromtimestamp(int(model.creation_timestamp) / 1000, tz=UTC)

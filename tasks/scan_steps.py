@@ -8,9 +8,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from gates.errors import BadInputError, PolicyError
-from gates.policy import PromotionPolicy, load_policy
+from gates.policy import PromotionPolicy
 from tasks.ledger import FINAL_OUTCOMES
 from tasks.mlflow_store import client
+from tasks.policy_files import load_policy
 from tasks.registry import TAG_PREFIX, champion
 
 PAGE = 1000

@@ -1,0 +1,110 @@
+"""Run the gate registry in order on one attempt's inputs: data gates, then scoring on the judging side,
+then the model gates; skips follow each gate's needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from gates.context import GateContext
+from gates.registry import DATA_GATES, MODEL_GATES, skipped_because
+from gates.result import GateResult
+from tasks.gate_steps import (
+    bias_step,
+    classification_reports,
+    data_validation_step,
+    drift_step,
+    evaluation_step,
+    output_check_step,
+)
+from tasks.inputs import PromotionInputs
+from tasks.integration_steps import integration_step
+from tasks.judging_run import JudgingRun
+from tasks.latency_steps import latency_step
+from tasks.robustness_steps import robustness_step
+
+
+@dataclass(frozen=True)
+class GateRun:
+    """Every gate's result, plus report files made outside a gate (classification reports)."""
+
+    results: list[GateResult]
+    extra_files: list[str]
+
+
+def context_of(inputs: PromotionInputs) -> GateContext:
+    """The gates' shared inputs, before any model is scored."""
+    return GateContext(
+        policy=inputs.policy,
+        frame=inputs.data.frame,
+        y=inputs.data.y,
+        reference=None if inputs.reference is None else inputs.reference.frame,
+        schema=inputs.candidate.schema,
+        data_hash=inputs.data.sha256,
+        reference_hash=None if inputs.reference is None else inputs.reference.sha256,
+    )
+
+
+def _model_step(name: str, ctx: GateContext, run: JudgingRun, out_dir: Path) -> GateResult:
+    if name == "output_check":
+        return output_check_step(ctx)
+    if name == "evaluation":
+        return evaluation_step(ctx)
+    if name == "bias":
+        return bias_step(ctx, out_dir)
+    if name == "robustness":
+        return robustness_step(ctx, run, out_dir)
+    if name == "latency":
+        return latency_step(ctx, run)
+    if name == "integration":
+        return integration_step(ctx, run)
+    raise KeyError(f"no step for gate {name!r}")
+
+
+def run_gates(inputs: PromotionInputs, out_dir: Path) -> GateRun:
+    """All enabled gates, in registry order. Model code runs only in the judging processes."""
+    policy = inputs.policy
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ctx = context_of(inputs)
+    run = JudgingRun(inputs, out_dir)
+    try:
+        needs_models = any(g.enabled(policy) for g in MODEL_GATES)
+        if needs_models:
+            run.start_loading()  # models load while the data gates run
+        results: list[GateResult] = []
+        for gate in DATA_GATES:
+            if not gate.enabled(policy):
+                continue
+            if gate.name == "data_validation":
+                results.append(data_validation_step(ctx, inputs.expectations))
+            elif gate.name == "drift":
+                results.append(drift_step(ctx))
+        if any(r.blocks_promotion for r in results):
+            return GateRun(
+                results + skipped_because(policy, MODEL_GATES, "skipped: the eval data failed validation"), []
+            )
+        if not needs_models:
+            return GateRun(results, [])
+        scores = run.score_all(policy.gates.evaluation.timeout_s)
+        ctx = ctx.with_scores(scores["candidate"], scores.get("champion"))
+        candidate = scores["candidate"]
+        for gate in MODEL_GATES:
+            if not gate.enabled(policy):
+                continue
+            if not candidate.usable and gate.name != "evaluation":
+                reason = f"skipped: the candidate could not be scored ({candidate.error})"
+                results += skipped_because(policy, (gate,), reason)
+                continue
+            results.append(_model_step(gate.name, ctx, run, out_dir))
+        results += run.isolation_results()
+        digests = {
+            "candidate": inputs.candidate.digest,
+            "champion": inputs.champion.digest if inputs.champion else None,
+        }
+        versions = {
+            "candidate": inputs.candidate.version,
+            "champion": inputs.champion.version if inputs.champion else "",
+        }
+        return GateRun(results, classification_reports(ctx, digests, versions))
+    finally:
+        run.close()

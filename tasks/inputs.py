@@ -1,0 +1,224 @@
+"""Everything a promotion is judged on, loaded once: policy, versions, eval and reference data, extra
+expectations, and local copies of both models. Any bad input stops here, before anything is written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from gates.errors import BadInputError
+from gates.model_input import InputSchema, prepare
+from gates.policy import PromotionPolicy
+from tasks import registry
+from tasks.data import check_eval_frame, file_sha256, labels, read_eval_frame
+from tasks.data_validation_run import check_expectation_types
+from tasks.mlflow_store import client
+from tasks.model_copies import ModelCopy, download_copy, registered_schema
+from tasks.policy_files import policy_for, resolve_data_path
+
+
+@dataclass(frozen=True)
+class EvalData:
+    """Eval rows, their 0/1 labels, and the file's hash."""
+
+    frame: pd.DataFrame
+    y: np.ndarray
+    sha256: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The training reference rows and their file hash."""
+
+    frame: pd.DataFrame
+    sha256: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Versions:
+    """Candidate and the champion it is judged against."""
+
+    candidate: registry.VersionRef
+    champion: registry.VersionRef | None
+
+
+@dataclass(frozen=True)
+class PromotionInputs:
+    """One attempt's inputs; `workspace` holds the model copies until `cleanup()`."""
+
+    policy: PromotionPolicy
+    policy_path: str
+    versions: Versions
+    candidate: ModelCopy
+    champion: ModelCopy | None
+    data: EvalData
+    reference: Reference | None
+    expectations: list[dict]
+    workspace: str
+
+    @property
+    def models(self) -> list[ModelCopy]:
+        """Candidate, then the champion when there is one."""
+        return [m for m in (self.candidate, self.champion) if m is not None]
+
+    def cleanup(self) -> None:
+        """Remove the local model copies."""
+        shutil.rmtree(self.workspace, ignore_errors=True)
+
+
+def find_versions(policy: PromotionPolicy, version: str) -> Versions:
+    """The candidate (must exist and be READY, and not be champion already) and the current champion."""
+    c = client()
+    candidate = registry.resolve_version(c, policy.model_name, version)
+    champ = registry.champion(c, policy.model_name, policy.champion_alias)
+    if champ is not None and champ.version == candidate.version:
+        raise BadInputError(
+            f"version {candidate.version} is already the {policy.champion_alias} of {policy.model_name!r}"
+        )
+    return Versions(candidate, champ)
+
+
+def eval_data_path(policy: PromotionPolicy, policy_path: str, override: str | None) -> Path:
+    """The eval file: the override when given (relative to the working directory), else the policy's."""
+    return Path(override).resolve() if override else resolve_data_path(policy_path, policy.eval_data.path)
+
+
+def read_eval_data(policy: PromotionPolicy, policy_path: str, override: str | None) -> EvalData:
+    """The eval rows and their labels."""
+    path = eval_data_path(policy, policy_path, override)
+    frame = read_eval_frame(path, policy.eval_data)
+    y = labels(frame, policy.eval_data).to_numpy() if policy.eval_data.target in frame.columns else np.empty(0)
+    return EvalData(frame=frame, y=y, sha256=file_sha256(path), path=str(path))
+
+
+def read_reference(policy: PromotionPolicy, policy_path: str) -> Reference | None:
+    """The policy's reference data, or None when it names none."""
+    spec = policy.reference_data
+    if spec is None:
+        return None
+    path = resolve_data_path(policy_path, spec.path)
+    if not path.is_file():
+        raise BadInputError(f"reference data not found: {path}")
+    frame = read_eval_frame(path, spec)  # same readers and sampling as the eval data
+    if frame.empty:
+        raise BadInputError(f"reference data {path} has no rows")
+    return Reference(frame=frame, sha256=file_sha256(path), path=str(path))
+
+
+def extra_expectations(policy: PromotionPolicy, policy_path: str) -> list[dict]:
+    """Expectations listed in the policy plus those in its suite files; BadInputError on unknown types."""
+    gate = policy.gates.data_validation
+    extra = [e.model_dump() for e in gate.expectations]
+    for name in gate.suite_files:
+        path = resolve_data_path(policy_path, name)
+        try:
+            suite = json.loads(path.read_text())
+            extra += [{"type": e["type"], "kwargs": e.get("kwargs", {})} for e in suite["expectations"]]
+        except FileNotFoundError:
+            raise BadInputError(f"expectation suite file not found: {path}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BadInputError(f"expectation suite {path} is not a GX suite JSON: {exc}") from None
+    unknown = check_expectation_types(extra)
+    if unknown:
+        raise BadInputError(f"unknown Great Expectations expectation type(s): {', '.join(unknown)}")
+    return extra
+
+
+def gate_columns(policy: PromotionPolicy, schema: InputSchema) -> list[str]:
+    """The drift gate's columns: the policy's, or the model's input columns."""
+    return list(policy.gates.drift.columns or schema.names)
+
+
+def check_inputs(
+    policy: PromotionPolicy, data: EvalData, reference: Reference | None, schema: InputSchema, version: str
+) -> None:
+    """The eval rows must become the model's input, hold the target and a positive row, and the columns the
+    gates need (sensitive features; drift columns in both data sets). MLflow's own schema enforcement has the
+    last word on what the input path makes, so predict() cannot refuse it."""
+    check_eval_frame(data.frame, schema, policy.eval_data, f"{data.path} for v{version}")
+    enforce_signature(prepare(data.frame, schema), schema, f"{data.path} for v{version}")
+    missing = [c for c in policy.gates.bias.sensitive_features if c not in data.frame.columns]
+    if policy.gates.bias.enabled and missing:
+        raise BadInputError(
+            f"sensitive feature(s) named in the policy are not columns of the eval data: {', '.join(missing)}"
+        )
+    if reference is not None and policy.gates.drift.enabled:
+        wanted = gate_columns(policy, schema)
+        absent = [c for c in wanted if c not in reference.frame.columns]
+        if absent:
+            raise BadInputError(f"reference data {reference.path} lacks column(s): {', '.join(absent)}")
+        absent_eval = [c for c in wanted if c not in data.frame.columns]
+        if absent_eval:
+            raise BadInputError(f"drift column(s) not in the eval data: {', '.join(absent_eval)}")
+
+
+def enforce_signature(prepared: pd.DataFrame | np.ndarray, schema: InputSchema, source: str) -> None:
+    """MLflow's own input enforcement on what the input path made (reads the schema only, runs no model code)."""
+    from mlflow.models.utils import _enforce_schema
+    from mlflow.types import ColSpec, Schema, TensorSpec
+
+    if schema.tensor is not None:
+        spec = Schema([TensorSpec(np.dtype(schema.tensor.dtype), schema.tensor.shape)])
+    else:
+        spec = Schema([ColSpec(c.type, c.name, required=c.required) for c in schema.columns])
+    try:
+        _enforce_schema(prepared, spec)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BadInputError(f"eval data {source} does not match the model's signature: {first}") from None
+
+
+def preflight(policy_path: str, model: str, version: str, eval_data: str | None = None) -> PromotionPolicy:
+    """Every bad-input check that needs no model download: policy, versions, data against signatures.
+
+    Raises BadInputError; reads only. The flow repeats the checks (it may be started without the CLI).
+    """
+    policy = policy_for(policy_path, model)
+    versions = find_versions(policy, version)
+    data = read_eval_data(policy, policy_path, eval_data)
+    reference = read_reference(policy, policy_path)
+    extra_expectations(policy, policy_path)
+    for ref in (versions.candidate, versions.champion):
+        if ref is not None:
+            check_inputs(policy, data, reference, registered_schema(ref, policy.tensor_input_columns), ref.version)
+    return policy
+
+
+def load(policy_path: str, model: str, version: str, eval_data: str | None = None) -> PromotionInputs:
+    """Load and check everything once; the model copies live in a temporary workspace."""
+    policy = policy_for(policy_path, model)
+    versions = find_versions(policy, version)
+    data = read_eval_data(policy, policy_path, eval_data)
+    reference = read_reference(policy, policy_path)
+    expectations = extra_expectations(policy, policy_path)
+    workspace = Path(tempfile.mkdtemp(prefix="modelgate-models-"))
+    try:
+        copies = {
+            label: download_copy(ref, workspace / label, policy.tensor_input_columns)
+            for label, ref in (("candidate", versions.candidate), ("champion", versions.champion))
+            if ref is not None
+        }
+        for copy in copies.values():
+            check_inputs(policy, data, reference, copy.schema, copy.version)
+    except BaseException:
+        shutil.rmtree(workspace, ignore_errors=True)
+        raise
+    return PromotionInputs(
+        policy=policy,
+        policy_path=policy_path,
+        versions=versions,
+        candidate=copies["candidate"],
+        champion=copies.get("champion"),
+        data=data,
+        reference=reference,
+        expectations=expectations,
+        workspace=str(workspace),
+    )

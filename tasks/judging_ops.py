@@ -1,0 +1,163 @@
+"""Judging-side operations beyond scoring: robustness profiles and latency timing blocks (child process only)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from gates import attacks, latency_core, robustness
+from gates.model_input import prepare
+from gates.policy import RobustnessGatePolicy
+from tasks.model_views import TorchView, has_gradients, torch_view
+
+Op = Callable[[Any, dict[str, Any]], dict[str, Any]]
+
+
+def _attack_space(view: TorchView, frame: pd.DataFrame, reference: pd.DataFrame) -> attacks.AttackSpace:
+    """Encoded rows with per-column scale (reference std) and bounds (seen in reference and eval rows)."""
+    x, ref = view.encode(frame).float(), view.encode(reference).float()
+    width = x.shape[1]
+    scale = torch.zeros(width)
+    idx = torch.tensor(view.continuous, dtype=torch.long)
+    scale[idx] = ref[:, idx].std(dim=0).clamp_min(1e-12)
+    lower = torch.full((width,), -torch.inf)
+    upper = torch.full((width,), torch.inf)
+    lower[idx] = torch.minimum(ref[:, idx].min(dim=0).values, x[:, idx].min(dim=0).values)
+    upper[idx] = torch.maximum(ref[:, idx].max(dim=0).values, x[:, idx].max(dim=0).values)
+    return attacks.AttackSpace(forward=view.forward, x=x, scale=scale, lower=lower, upper=upper)
+
+
+def robustness_profile(host: Any, request: dict[str, Any]) -> dict[str, Any]:
+    """Clean accuracy, white-box robust accuracy (when the model has a torch view) and black-box results."""
+    gate = RobustnessGatePolicy.model_validate(request["policy"])
+    rows, y = host.rows(request["rows"]), host.rows(request["labels"])
+    schema = host.schema
+    names, numeric, categorical = schema.names, schema.numeric, schema.categorical
+    frame = host.frame.iloc[rows].reset_index(drop=True)[names]
+    reference = host.reference[names]
+    stds = {c: float(pd.to_numeric(reference[c], errors="coerce").std()) for c in numeric if c in reference}
+    categories = {c: sorted(reference[c].dropna().astype(str).unique().tolist()) for c in categorical}
+    nullable = [c for c in numeric if c in request.get("nullable", [])]
+    perturbed = robustness.perturbations(frame, numeric, categorical, stds, categories, gate, nullable)
+    clean, black = robustness.black_box(host.scores, frame, y, float(request["threshold"]), perturbed)
+    view, note = torch_view(host.model, schema)
+    white: dict[str, dict[str, float]] = {}
+    attacked = ""
+    device = "cpu"
+    if view is not None and not view.continuous:
+        view, note = None, "the model has no continuous inputs to perturb; white-box attacks skipped"
+    if view is not None:
+        space = _attack_space(view, frame, reference)
+        note = has_gradients(view, space.x)
+        if not note:
+            device = attacks.pick_device(gate.device)
+            white = attacks.white_box(space, y, gate)
+            attacked = view.description
+    profile = robustness.RobustnessProfile(
+        clean_accuracy=clean, white_box=white, white_box_note=note, black_box=black, device=device
+    )
+    return {"profile": profile.to_dict(), "attacked": attacked}
+
+
+class _Timing:
+    """What one model times: the served predict() on DataFrame rows, and its torch module when it has one."""
+
+    def __init__(self, host: Any, rows: np.ndarray, device: str, mode: str) -> None:
+        self.host, self.device, self.mode = host, device, mode
+        self.rows = host.frame.iloc[rows].reset_index(drop=True)
+        self.view, self.note = torch_view(host.model, host.schema)
+        self.inputs: dict[tuple[str, int], Any] = {}
+        self.targets: dict[tuple[str, int], Callable[[Any], Any]] = {}
+
+    def served(self, frame: pd.DataFrame) -> Any:
+        """The version as served: the input path, then predict()."""
+        return self.host.model.predict(prepare(frame, self.host.schema))
+
+    def batch(self, batch: int) -> pd.DataFrame:
+        reps = -(-batch // len(self.rows))
+        return pd.concat([self.rows] * reps, ignore_index=True).iloc[:batch]
+
+    def target(self, name: str, batch: int) -> tuple[Callable[[Any], Any], Any]:
+        key = (name, batch)
+        if key not in self.targets:
+            frame = self.batch(batch)
+            if name == "served":
+                self.targets[key], self.inputs[key] = self.served, frame
+            else:
+                assert self.view is not None
+                module = self.view.forward
+                if self.device == "cuda" and isinstance(module, torch.nn.Module):
+                    module = module.to("cuda")
+                x = self.view.encode(frame).to(self.device)
+                self.targets[key] = latency_core.prepare_target(module, x, self.device, self.mode)
+                self.inputs[key] = x
+        return self.targets[key], self.inputs[key]
+
+
+def latency_setup(host: Any, request: dict[str, Any]) -> dict[str, Any]:
+    """Choose what can be timed; returns the targets ('served', and 'module' for torch models)."""
+    if request.get("threads"):
+        torch.set_num_threads(int(request["threads"]))
+    device = latency_core.resolve_device(request["device"])
+    timing = _Timing(host, host.rows(request["rows"]), device, request["mode"])
+    usable = timing.view is not None and _forward_runs(timing)
+    host.timing = timing
+    targets = ["served"] + (["module"] if usable else [])
+    module_device = device if usable else "cpu"
+    return {
+        "targets": targets,
+        "module_view": timing.view.description if usable else timing.note,
+        "module_device": module_device,
+        "device": device,
+    }
+
+
+def _forward_runs(timing: _Timing) -> bool:
+    """Whether the torch view's forward pass runs on encoded rows (timing needs no gradients)."""
+    view = timing.view
+    if view is None:
+        return False
+    try:
+        module = view.forward
+        if timing.device == "cuda" and isinstance(module, torch.nn.Module):
+            module = module.to("cuda")
+        with torch.inference_mode():
+            module(view.encode(timing.rows.head(2)).to(timing.device))
+    except Exception:
+        return False
+    return True
+
+
+def latency_block(host: Any, request: dict[str, Any]) -> dict[str, Any]:
+    """Warm up (when asked), then time `calls` consecutive calls of one target at one batch size."""
+    timing: _Timing = host.timing
+    name, batch = request["target"], int(request["batch"])
+    device = timing.device if name == "module" else "cpu"
+    fn, x = timing.target(name, batch)
+    for _ in range(int(request.get("warmup", 0))):
+        with torch.inference_mode():
+            fn(x)
+    times = latency_core.timed_calls(fn, x, int(request["calls"]), device)
+    peak = None
+    if request.get("peak_memory") and device == "cuda":
+        peak = latency_core.peak_memory_mb(fn, x)
+    return {"times": times.tolist(), "peak_memory_mb": peak}
+
+
+def environment(host: Any, request: dict[str, Any]) -> dict[str, Any]:
+    """Where the numbers were measured."""
+    from tasks.device_info import environment as describe
+
+    return {"environment": describe(request["device"])}
+
+
+OPS: dict[str, Op] = {
+    "robustness": robustness_profile,
+    "latency_setup": latency_setup,
+    "latency_block": latency_block,
+    "environment": environment,
+}

@@ -1,0 +1,152 @@
+"""One attempt's judging side: a judge process per model, started early, scoring both models side by side."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gates.context import ModelScores
+from gates.result import GateResult, GateStatus
+from tasks.inputs import PromotionInputs
+from tasks.judging import Judge, JudgingSide, Reply
+from tasks.model_copies import ModelCopy
+
+ISOLATION = "isolation"
+
+
+class JudgingRun:
+    """Judges for the candidate and the champion of one attempt; every process is stopped on close()."""
+
+    def __init__(self, inputs: PromotionInputs, out_dir: Path) -> None:
+        self.inputs = inputs
+        self.out_dir = out_dir
+        self.side = JudgingSide()
+        self.copies: dict[str, ModelCopy] = {"candidate": inputs.candidate}
+        if inputs.champion is not None:
+            self.copies["champion"] = inputs.champion
+        self.judges: dict[str, Judge] = {}
+        self.attempts: dict[str, list[str]] = {label: [] for label in self.copies}
+        self._loading: set[str] = set()
+
+    def judge(self, label: str) -> Judge:
+        """The judge of 'candidate' or 'champion', set up on first use."""
+        if label not in self.judges:
+            copy = self.copies[label]
+            policy = self.inputs.policy
+            names = copy.schema.names
+            frame = self.inputs.data.frame[[c for c in names if c in self.inputs.data.frame.columns]]
+            reference = self.inputs.reference
+            ref_frame = None if reference is None else reference.frame[[c for c in names if c in reference.frame]]
+            config: dict[str, Any] = {
+                "schema": copy.schema.to_dict(),
+                "model_output": policy.model_output.model_dump(),
+                "positive_label": policy.eval_data.positive_label,
+                "version": copy.version,
+            }
+            self.judges[label] = self.side.add(label, copy.local_dir, frame, ref_frame, config)
+        return self.judges[label]
+
+    def start_loading(self) -> None:
+        """Start each model's process and its load now, so loading overlaps the data gates."""
+        for label in self.copies:
+            if label not in self._loading:
+                self._send(label, "load")
+                self._loading.add(label)
+
+    def _send(self, label: str, op: str, **args: Any) -> Reply | None:
+        return self.judge(label).send(op, **args)
+
+    def note(self, label: str, reply: Reply) -> Reply:
+        """Record the reply's access attempts; returns the reply."""
+        self.attempts[label].extend(reply.access_attempts)
+        return reply
+
+    def call(self, label: str, op: str, timeout: float, **args: Any) -> Reply:
+        """One request to one model's judge, with its access attempts recorded."""
+        self._finish_loading(label, timeout)
+        return self.note(label, self.judge(label).call(op, timeout, **args))
+
+    def _finish_loading(self, label: str, timeout: float) -> Reply | None:
+        if label not in self._loading:
+            return None
+        self._loading.discard(label)
+        reply = self.note(label, self.judge(label).receive(timeout))
+        if reply.ok:
+            self.judge(label).config["load_args"] = {}
+        return reply
+
+    def score_all(self, timeout: float) -> dict[str, ModelScores]:
+        """Load (if not started yet) and score every model; the two processes work side by side."""
+        self.start_loading()
+        loads = {label: self._finish_loading(label, timeout) for label in self.copies}
+        pending = {}
+        for label in self.copies:
+            load = loads[label]
+            if load is not None and not load.ok:
+                continue
+            failed = self._send(label, "score")
+            if failed is None:
+                pending[label] = None
+            else:
+                loads[label] = self.note(label, failed)
+        out: dict[str, ModelScores] = {}
+        for label, copy in self.copies.items():
+            if label in pending:
+                reply = self.note(label, self.judge(label).receive(timeout))
+            else:
+                reply = loads[label]  # type: ignore[assignment]
+            out[label] = self._scores(label, copy, reply, timeout)
+        return out
+
+    def _scores(self, label: str, copy: ModelCopy, reply: Reply, timeout: float) -> ModelScores:
+        attempts = tuple(self.attempts[label])
+        if not reply.ok:
+            reason = reply.problem(timeout)
+            if not reply.timed_out:
+                reason = f"could not be loaded or scored: {reason}"
+            else:
+                reason = f"loading or scoring {reason}"
+            return ModelScores(copy.version, None, error=reason, timed_out=reply.timed_out, access_attempts=attempts)
+        data = reply.data
+        if data.get("error"):
+            return ModelScores(
+                copy.version, None, error=f"raised at predict time: {data['error']}", access_attempts=attempts
+            )
+        judge = self.judge(label)
+        # A restarted process (after a timeout) must score the same way without predicting first.
+        judge.config["load_args"] = {"scores_from": "predict_proba"} if "predict_proba" in data["source"] else {}
+        return ModelScores(
+            version=copy.version,
+            values=judge.array(data["scores"]).astype(np.float64),
+            served=judge.array(data["served_scores"]).astype(np.float64),
+            source=data["source"],
+            seconds=float(data["seconds"]),
+            access_attempts=attempts,
+        )
+
+    def isolation_results(self) -> list[GateResult]:
+        """A candidate whose code tried to reach the registry is rejected; a champion that did is a warning."""
+        out = []
+        for label, found in self.attempts.items():
+            if not found:
+                continue
+            version = self.copies[label].version
+            first = found[0]
+            candidate = label == "candidate"
+            out.append(
+                GateResult(
+                    gate=ISOLATION,
+                    status=GateStatus.FAILED if candidate else GateStatus.WARNED,
+                    blocking=candidate,
+                    summary=f"the {label} v{version}'s code tried to reach the model registry while being judged "
+                    f"({len(found)} attempt(s), first: {first}); it was refused",
+                    details={"attempts": found, "model": label, "version": version},
+                )
+            )
+        return out
+
+    def close(self) -> None:
+        """Stop every judging process and remove its work folder."""
+        self.side.close()

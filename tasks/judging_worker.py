@@ -1,0 +1,161 @@
+"""The judging side: one child process per model, `python -m tasks.judging_worker WORK_DIR`.
+
+It loads the model from a local copy of its artifacts and answers requests (one JSON object per line
+on stdin) with plain data: a JSON line on the file descriptor in $MODELGATE_REPLY_FD, arrays as .npy
+files in WORK_DIR. Its environment has no tracking URI and no credentials (see tasks.judging); model
+code may print freely, since stdout and stderr go to a log file. Never imports prefect.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gates.model_input import InputSchema, prepare
+from gates.policy import ModelOutputSpec
+from gates.scores import positive_scores
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0][:400] if text else ''}".rstrip(": ")
+
+
+class ModelHost:
+    """One loaded model and the eval rows it is judged on."""
+
+    def __init__(self, work_dir: Path, config: dict[str, Any]) -> None:
+        self.work = work_dir
+        self.config = config
+        self.schema = InputSchema.from_dict(config["schema"])
+        self.spec = ModelOutputSpec.model_validate(config["model_output"])
+        self.positive_label = config["positive_label"]
+        self.model: Any = None
+        self.proba: Any = None
+        self.proba_index = 0
+        self.score_source = "predict()"
+        self._frame: pd.DataFrame | None = None
+        self._reference: pd.DataFrame | None = None
+
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The eval rows (the model's input columns only)."""
+        if self._frame is None:
+            self._frame = pd.read_parquet(self.work / "eval.parquet")
+        return self._frame
+
+    @property
+    def reference(self) -> pd.DataFrame:
+        """The reference rows (the eval rows when the policy names none)."""
+        if self._reference is None:
+            path = self.work / "reference.parquet"
+            self._reference = pd.read_parquet(path) if path.is_file() else self.frame
+        return self._reference
+
+    def load(self, scores_from: str | None = None) -> dict[str, Any]:
+        """Load the local copy; `scores_from='predict_proba'` restores an earlier choice of score source."""
+        import mlflow.pyfunc
+
+        start = time.perf_counter()
+        self.model = mlflow.pyfunc.load_model(self.config["model_dir"])
+        if scores_from == "predict_proba":
+            self._choose_source(None, forced=True)
+        return {"seconds": time.perf_counter() - start, "flavors": sorted(self.model.metadata.flavors)}
+
+    def predict(self, frame: pd.DataFrame) -> Any:
+        """predict() on the input path's rendering of these rows."""
+        return self.model.predict(prepare(frame, self.schema))
+
+    def scores(self, frame: pd.DataFrame) -> np.ndarray:
+        """Positive-class scores as the gates judge them (predict_proba when that is the score source)."""
+        if self.proba is not None:
+            return np.asarray(self.proba(prepare(frame, self.schema)), dtype=np.float64)[:, self.proba_index]
+        return positive_scores(self.predict(frame), self.spec, len(frame), self.positive_label)
+
+    def _choose_source(self, output: Any, forced: bool = False) -> None:
+        """Use the estimator's predict_proba when predict() gives labels and the policy allows it."""
+        from tasks.model_views import probability_source
+
+        wanted = "predict_proba" if forced else self.spec.scores_from
+        if wanted == "predict" or (wanted == "auto" and self.spec.kind not in ("auto", "label")):
+            return
+        found = probability_source(self.model)
+        if found is None:
+            if wanted == "predict_proba":
+                raise ValueError("model_output.scores_from is predict_proba but the model offers no predict_proba")
+            return
+        if wanted == "auto":
+            values = np.asarray(output.iloc[:, 0] if isinstance(output, pd.DataFrame) else output)
+            looks_like_labels = values.ndim == 1 and (values.dtype.kind in "OUSb" or np.isin(values, (0, 1)).all())
+            if not looks_like_labels:
+                return
+        proba, classes, estimator = found
+        label = self.positive_label
+        matches = [i for i, c in enumerate(classes) if c == label or str(c) == str(label)]
+        if not matches:
+            raise ValueError(f"the model's classes {classes[:5]} do not include the positive label {label!r}")
+        self.proba, self.proba_index = proba, matches[0]
+        self.score_source = f"predict_proba() of the {estimator} (predict() returns labels)"
+
+    def score(self, _: dict[str, Any]) -> dict[str, Any]:
+        start = time.perf_counter()
+        frame = self.frame
+        try:
+            output = self.predict(frame)
+            served = positive_scores(output, self.spec, len(frame), self.positive_label)
+            self._choose_source(output)
+            values = served if self.proba is None else self.scores(frame)
+        except Exception as exc:  # the model's own failure is evidence
+            return {"error": _first_line(exc), "seconds": time.perf_counter() - start}
+        np.save(self.work / "scores.npy", values)
+        np.save(self.work / "served_scores.npy", served)
+        return {
+            "scores": "scores.npy",
+            "served_scores": "served_scores.npy",
+            "source": self.score_source,
+            "seconds": time.perf_counter() - start,
+        }
+
+    def rows(self, name: str) -> np.ndarray:
+        """An index or label array the acting side wrote into the work folder."""
+        return np.load(self.work / name, allow_pickle=False)
+
+
+def handle(host: ModelHost, request: dict[str, Any]) -> dict[str, Any]:
+    """Dispatch one request; an exception becomes an error reply."""
+    from tasks import judging_ops
+
+    op = request["op"]
+    try:
+        if op == "load":
+            return {"ok": True, **host.load(request.get("scores_from"))}
+        if op == "score":
+            return {"ok": True, **host.score(request)}
+        return {"ok": True, **judging_ops.OPS[op](host, request)}
+    except Exception as exc:
+        return {"ok": False, "error": _first_line(exc), "trace": traceback.format_exc()[-2000:]}
+
+
+def main() -> None:
+    work = Path(sys.argv[1])
+    config = json.loads((work / "config.json").read_text())
+    reply = os.fdopen(int(os.environ["MODELGATE_REPLY_FD"]), "w", buffering=1)
+    host = ModelHost(work, config)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        answer = handle(host, json.loads(line))
+        reply.write(json.dumps(answer, default=str) + "\n")
+        reply.flush()
+
+
+if __name__ == "__main__":
+    main()

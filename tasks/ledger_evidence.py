@@ -1,0 +1,114 @@
+"""What a ledger run holds: per-metric candidate/champion/difference, the policy as parameters, the eval data
+set, gate JSON and report files (logged while deciding), then the decision, the summary and the one-page
+report (logged once the outcome is known)."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import yaml
+
+from gates.outcome import PromotionOutcome
+from gates.policy import PromotionPolicy
+from gates.result import GateResult
+from tasks import ledger
+from tasks.evidence_store import report_artifacts
+from tasks.inputs import PromotionInputs
+from tasks.mlflow_store import client
+from tasks.retrying import retried
+
+DIGITS = 6
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_\-.]+", "_", text.replace(":", ".").replace("@", "_at_")).strip("_.")[:120]
+
+
+def _round(value: float | None) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return float(f"{value:.{DIGITS}g}")
+
+
+def metrics_of(results: list[GateResult]) -> dict[str, float]:
+    """`<gate>.<measurement>.candidate|champion|difference`, rounded to six significant digits."""
+    out: dict[str, float] = {}
+    for r in results:
+        for m in r.measurements:
+            base = f"{r.gate}.{_slug(m.name)}"
+            for suffix, value in (("candidate", m.value), ("champion", m.champion_value), ("difference", m.difference)):
+                rounded = _round(value)
+                if rounded is not None:
+                    out[f"{base}.{suffix}"] = rounded
+    return out
+
+
+def params_of(policy: PromotionPolicy) -> dict[str, str]:
+    """The policy, flattened: `gates.evaluation.metrics.roc_auc.threshold` -> '0.8'."""
+    out: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict) and value:
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        else:
+            out[_slug(prefix) if len(prefix) > 240 else prefix] = str(value)
+
+    walk("", policy.model_dump(mode="json"))
+    return out
+
+
+def log_judged(run_id: str, inputs: PromotionInputs, results: list[GateResult], extra_files: list[str]) -> None:
+    """The evidence known before acting: metrics, the policy, the data set, gate JSON and report files."""
+    ledger.log_evidence(
+        run_id,
+        metrics=metrics_of(results),
+        params=params_of(inputs.policy),
+        evidence={f"evidence/gates/{r.gate}.json": r.model_dump(mode="json") for r in results},
+        texts={"evidence/policy.yaml": yaml.safe_dump(inputs.policy.model_dump(mode="json"), sort_keys=False)},
+        files=_folders(results, extra_files),
+    )
+    _log_dataset(run_id, inputs)
+
+
+def _folders(results: list[GateResult], extra_files: list[str]) -> list[tuple[str, str]]:
+    """(artifact folder, local path): files go into their gate's folder, a Data Docs site as a whole."""
+    out = []
+    for artifact, local in report_artifacts(results, extra_files):
+        folder = artifact if artifact.endswith("data-docs") else artifact.rsplit("/", 1)[0]
+        out.append((f"evidence/{folder}", local))
+    return out
+
+
+def _log_dataset(run_id: str, inputs: PromotionInputs) -> None:
+    """The eval data as an MLflow dataset input (name, source file, digest, schema, target)."""
+    import warnings
+
+    import mlflow.data
+    from mlflow.entities import DatasetInput, InputTag
+
+    with warnings.catch_warnings():  # source-type and integer-column hints are about logging, not this data
+        warnings.simplefilter("ignore")
+        data = mlflow.data.from_pandas(
+            inputs.data.frame,
+            source=inputs.data.path,
+            targets=inputs.policy.eval_data.target,
+            name=inputs.data.path.rsplit("/", 1)[-1],
+        )
+    entity = DatasetInput(dataset=data._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "eval")])
+    retried(client().log_inputs, run_id, datasets=[entity])
+
+
+def log_decision(run_id: str, outcome: PromotionOutcome, summary_md: str, report_html: str, note: str) -> None:
+    """The decision (as the CLI and the report show it), the summary, the one-page report, a description."""
+    ledger.log_evidence(
+        run_id,
+        metrics={},
+        params={},
+        evidence={"evidence/decision.json": outcome.model_dump(mode="json")},
+        texts={"evidence/summary.md": summary_md, "evidence/report.html": report_html},
+        files=[],
+        tags={"mlflow.note.content": note},
+    )

@@ -1,0 +1,104 @@
+"""Views of a loaded pyfunc model for the judging side: its torch module behind the input path, and
+class probabilities where predict() returns labels. Runs only where model code may run (the judging side).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from gates.model_input import FLOAT_TYPES, InputSchema, prepare
+
+PROTOCOL = ("torch_module", "encode", "continuous_columns")
+
+
+@dataclass
+class TorchView:
+    """A differentiable forward pass, the encoder from eval rows to its inputs, and what may be perturbed."""
+
+    forward: Callable[[torch.Tensor], torch.Tensor]
+    encode: Callable[[pd.DataFrame], torch.Tensor]
+    continuous: list[int]
+    description: str
+
+
+def _python_model(model: Any) -> Any:
+    try:
+        return model.unwrap_python_model()
+    except Exception:  # not a custom python model
+        return None
+
+
+def _as_tensor(prepared: pd.DataFrame | np.ndarray) -> torch.Tensor:
+    """What the pytorch flavour's pyfunc does with its input: a DataFrame becomes float32, an array stays."""
+    if isinstance(prepared, pd.DataFrame):
+        return torch.from_numpy(prepared.to_numpy(dtype=np.float32, copy=True))
+    return torch.from_numpy(np.array(prepared, copy=True))
+
+
+def torch_view(model: Any, schema: InputSchema) -> tuple[TorchView | None, str]:
+    """The model's torch view, or None with the reason white-box attacks cannot run.
+
+    Supported: a pyfunc python model offering torch_module(), encode(frame) and continuous_columns();
+    a pytorch-flavour model (pickle or pt2), with the input path in front of its module.
+    """
+    impl = _python_model(model)
+    if impl is not None and all(hasattr(impl, a) for a in PROTOCOL):
+        return TorchView(
+            forward=impl.torch_module(),
+            encode=lambda frame: impl.encode(frame).float(),
+            continuous=list(impl.continuous_columns()),
+            description="the model's own torch_module() behind its encode()",
+        ), ""
+    flavors = model.metadata.flavors
+    if "pytorch" not in flavors:
+        return None, "the model exposes no torch module; white-box attacks skipped, black-box checks only"
+    fmt = flavors["pytorch"].get("serialization_format") or (
+        "pt2" if flavors["pytorch"].get("pytorch_version") and schema.tensor else "pickle"
+    )
+    module = model.get_raw_model()
+    if schema.tensor is not None:
+        continuous = list(range(len(schema.tensor.columns)))
+        held: list[str] = []
+    else:
+        continuous = [i for i, c in enumerate(schema.columns) if c.type in FLOAT_TYPES]
+        held = [c.name for c in schema.columns if c.type not in FLOAT_TYPES]
+        if len(continuous) + len(held) != len(schema.columns) or any(
+            c.type not in ("float", "double", "integer", "long") for c in schema.columns
+        ):
+            return None, "the torch model takes non-numeric inputs; white-box attacks skipped, black-box checks only"
+    description = f"the pytorch flavour's module ({fmt}) behind the input path"
+    if held:
+        description += f"; integer inputs held fixed: {', '.join(held)}"
+    return TorchView(
+        forward=module,
+        encode=lambda frame: _as_tensor(prepare(frame, schema)).float(),
+        continuous=continuous,
+        description=description,
+    ), ""
+
+
+def has_gradients(view: TorchView, x: torch.Tensor) -> str:
+    """'' when the forward pass has gradients with respect to its input, else why not."""
+    try:
+        probe = x[:2].clone().requires_grad_(True)
+        torch.autograd.grad(view.forward(probe).sum(), probe)
+    except Exception as exc:
+        return f"no gradients through the model ({type(exc).__name__}); white-box attacks skipped, black-box only"
+    return ""
+
+
+def probability_source(model: Any) -> tuple[Callable[[Any], np.ndarray], list[Any], str] | None:
+    """predict_proba of the flavour's own estimator (scikit-learn, LightGBM, XGBoost), its classes, its name."""
+    try:
+        raw = model.get_raw_model()
+    except Exception:
+        return None
+    if not hasattr(raw, "predict_proba") or not hasattr(raw, "classes_"):
+        return None
+    return raw.predict_proba, list(raw.classes_), type(raw).__name__
