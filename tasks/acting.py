@@ -13,8 +13,10 @@ from gates.outcome import Outcome, PromotionOutcome
 from gates.policy import policy_hash
 from gates.result import GateResult
 from tasks import ledger, registry
+from tasks.fault_points import checkpoint
 from tasks.inputs import PromotionInputs
 from tasks.ledger_evidence import log_decision, log_judged
+from tasks.links import prefect_run_link
 from tasks.mlflow_store import client
 from tasks.reconcile import record_external_change, version_tags
 
@@ -78,6 +80,7 @@ def _open_tags(j: Judged, decision: Decision, approval: ApprovalRecord | None) -
         "data_hash": inputs.data.sha256,
         "evaluation_key": j.key,
         "force_reason": j.force_reason or None,
+        "prefect_run": prefect_run_link(j.flow_run_id),
         **_approval_tags(approval),
     }
 
@@ -110,6 +113,7 @@ def act(
     name, candidate = policy.model_name, inputs.candidate
     judged = inputs.champion.version if inputs.champion else None
     warnings: list[str] = []
+    checkpoint("acting")
     holder = registry.champion(c, name, policy.champion_alias)
     now = holder.version if holder else None
     stale_note = None
@@ -132,6 +136,7 @@ def act(
     try:
         return _decide_and_record(j, run_id, decision, approval, present, judged, stale_note, warnings)
     except BaseException as exc:
+        checkpoint("mark_failed")
         try:
             ledger.mark_failed(run_id, f"the attempt stopped while acting: {type(exc).__name__}: {exc}")
         except Exception:  # the server may be the reason; reconcile finishes it later
@@ -161,6 +166,7 @@ def _decide_and_record(
     elif decision.verdict is not Verdict.PROMOTE:
         outcome, message = Outcome.REJECTED, "; ".join(decision.reasons)
     else:
+        checkpoint("alias_move")
         move = registry.compare_and_set_champion(
             c, name, candidate.version, judged, policy.champion_alias, policy.previous_champion_alias
         )

@@ -4,6 +4,7 @@ classification-quality reports for candidate and champion (evidence, not a verdi
 from __future__ import annotations
 
 import warnings
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ def detect_drift(
     columns: list[str],
     policy: DriftGatePolicy,
     html_path: Path | None = None,
+    labels: tuple[str, str] = ("the eval data", "the training reference"),
 ) -> GateResult:
     """Per-column drift and the share of drifted columns, with evidently's HTML report kept."""
     try:
@@ -75,31 +77,54 @@ def detect_drift(
         if html_path is not None:
             html_path.parent.mkdir(parents=True, exist_ok=True)
             snapshot.save_html(str(html_path))
+            label_report(html_path, f"Data drift: Current = {labels[0]}; Reference = {labels[1]}")
             files = (str(html_path),)
     except Exception as exc:
         return errored(GATE, exc, blocking=policy.blocking)
     return judge_drift(per_column, share, count, columns, policy, files)
 
 
+def label_report(html_path: Path, text: str) -> None:
+    """Put a line naming what evidently calls Current and Reference at the top of its HTML page."""
+    page = html_path.read_text()
+    banner = (
+        '<div style="font:15px system-ui,sans-serif;padding:10px 16px;background:#eef2ff;border-bottom:1px solid '
+        f'#c7d2fe">{escape(text)}</div>'
+    )
+    html_path.write_text(page.replace("<body>", "<body>" + banner, 1))
+
+
 def classification_report(
-    y: NDArray, scores: NDArray, threshold: float, html_path: Path, reference_scores: NDArray | None = None
+    y: NDArray,
+    scores: NDArray,
+    threshold: float,
+    html_path: Path,
+    reference_scores: NDArray | None = None,
+    *,
+    target: str = "target",
+    current: str = "candidate",
+    reference: str = "champion",
 ) -> Path:
-    """Save an evidently classification-quality report (against the champion's scores when given)."""
+    """Save an evidently classification-quality report (against the champion's scores when given), labelled
+    with the versions and the target's name."""
     evidently, presets = _evidently()
     definition = evidently.DataDefinition(
         classification=[
-            evidently.BinaryClassification(target="target", prediction_labels="prediction", prediction_probas="proba")
+            evidently.BinaryClassification(target=target, prediction_labels="prediction", prediction_probas="proba")
         ]
     )
 
     def dataset(s: NDArray) -> Any:
-        df = pd.DataFrame({"target": np.asarray(y).astype(int), "proba": s, "prediction": (s >= threshold).astype(int)})
+        df = pd.DataFrame({target: np.asarray(y).astype(int), "proba": s, "prediction": (s >= threshold).astype(int)})
         return evidently.Dataset.from_pandas(df, data_definition=definition)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reference = dataset(reference_scores) if reference_scores is not None else None
-        snapshot = evidently.Report([presets.ClassificationPreset()]).run(dataset(scores), reference)
+        reference_label = reference
+        ref_data = dataset(reference_scores) if reference_scores is not None else None
+        snapshot = evidently.Report([presets.ClassificationPreset()]).run(dataset(scores), ref_data)
     html_path.parent.mkdir(parents=True, exist_ok=True)
     snapshot.save_html(str(html_path))
+    against = f"; Reference = {reference_label}" if reference_scores is not None else ""
+    label_report(html_path, f"Classification quality of {target}: Current = {current}{against}")
     return html_path

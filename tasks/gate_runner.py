@@ -9,6 +9,7 @@ from pathlib import Path
 from gates.context import GateContext
 from gates.registry import DATA_GATES, MODEL_GATES, skipped_because
 from gates.result import GateResult
+from tasks.fault_points import checkpoint
 from tasks.gate_steps import (
     bias_step,
     classification_reports,
@@ -85,6 +86,7 @@ def run_gates(inputs: PromotionInputs, out_dir: Path) -> GateRun:
             )
         if not needs_models:
             return GateRun(results, [])
+        checkpoint("gates")
         scores = run.score_all(policy.gates.evaluation.timeout_s)
         ctx = ctx.with_scores(scores["candidate"], scores.get("champion"))
         candidate = scores["candidate"]

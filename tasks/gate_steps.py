@@ -34,7 +34,10 @@ def drift_step(ctx: GateContext) -> GateResult:
         return skipped("drift", "no reference_data in the policy", blocking=gate.blocking)
     cols = gate_columns(ctx.policy, ctx.schema)
     key = key_of(ctx.data_hash, ctx.reference_hash, cols, gate.model_dump_json())
-    return cached_gate("drift", key, lambda out: detect_drift(ctx.frame, ctx.reference, cols, gate, out / "drift.html"))
+    labels = (f"eval data ({len(ctx.frame):,} rows)", f"training reference ({len(ctx.reference):,} rows)")
+    return cached_gate(
+        "drift", key, lambda out: detect_drift(ctx.frame, ctx.reference, cols, gate, out / "drift.html", labels)
+    )
 
 
 def output_check_step(ctx: GateContext) -> GateResult:
@@ -98,14 +101,21 @@ def classification_reports(ctx: GateContext, digests: dict[str, str | None], nam
     pairs = [("candidate", ctx.candidate.values, champ)]
     if champ is not None:
         pairs.append(("champion", champ, None))
+    target = ctx.policy.eval_data.target
+    reference = f"v{names['champion']} (champion)"
     for label, scores, other in pairs:
         version = names[label]
-        key = key_of(digests[label], ctx.data_hash, ctx.threshold, None if other is None else digests["champion"])
+        key = key_of(
+            digests[label], ctx.data_hash, ctx.threshold, None if other is None else digests["champion"], target
+        )
+        current = f"v{version} ({label})"
         path = cached_file(
             "classification",
             key,
             f"classification-v{version}.html",
-            lambda p, s=scores, o=other: classification_report(ctx.labels, s, ctx.threshold, p, o),
+            lambda p, s=scores, o=other, c=current: classification_report(
+                ctx.labels, s, ctx.threshold, p, o, target=target, current=c, reference=reference
+            ),
         )
         files.append(str(path))
     return files

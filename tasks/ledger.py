@@ -16,6 +16,7 @@ from typing import Any
 from mlflow.entities import Metric, Param, RunStatus, RunTag
 
 from gates.names import GATE_TAG_PREFIX, TAG_PREFIX
+from tasks.fault_points import checkpoint
 from tasks.mlflow_store import client, ensure_experiment
 from tasks.retrying import retried
 
@@ -76,6 +77,7 @@ def open_entry(experiment: str, attempt_id: str, tags: dict[str, str | None], ru
         run_tags = {TAG + k: str(v) for k, v in tags.items() if v is not None}
         run_tags.update({STATE: DECIDING, ATTEMPT: attempt_id, "mlflow.runName": run_name})
         retried(c.create_run, ensure_experiment(experiment), tags=run_tags, run_name=run_name)
+        checkpoint("ledger_created")
         found = find_attempt(experiment, attempt_id)
     for duplicate in found[1:]:
         retried(client().delete_run, duplicate.run_id)
@@ -106,6 +108,7 @@ def log_evidence(
             params=param_list[start : start + 100],
             tags=tag_list[start : start + 100],
         )
+    checkpoint("evidence_upload")
     for path, data in evidence.items():
         retried(c.log_dict, run_id, data, path)
     for path, text in texts.items():
@@ -124,6 +127,7 @@ def finalise(run_id: str, tags: dict[str, str | None], gate_statuses: dict[str, 
     run_tags += [RunTag(GATE_TAG + k, v) for k, v in (gate_statuses or {}).items()]
     run_tags.append(RunTag(STATE, FINAL))
     retried(c.log_batch, run_id, tags=run_tags)
+    checkpoint("finalise")
     retried(c.set_terminated, run_id, RunStatus.to_string(RunStatus.FINISHED))
 
 

@@ -3,11 +3,7 @@ name and tags, and a Prefect event per decision that automations can act on."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from urllib.parse import quote
-
-import mlflow
 
 from gates.names import EVENT_PREFIX
 from gates.outcome import PromotionOutcome
@@ -16,43 +12,14 @@ from gates.report_format import decision_line, gate_tables, summary_markdown
 from tasks.acting import Presentation
 from tasks.evidence import evidence_root
 from tasks.inputs import PromotionInputs
-from tasks.mlflow_store import client
+from tasks.links import mlflow_run_link, prefect_run_link, report_link
 from tasks.report_page import render_report
-
-REPORT_ARTIFACT = "evidence/report.html"
 
 
 def artifact_key(*parts: str) -> str:
     """A Prefect artifact key (lowercase letters, digits, dashes)."""
     raw = "-".join(parts).lower()
     return "".join(ch if ch.isalnum() and ch.isascii() else "-" for ch in raw).strip("-")[:100]
-
-
-def mlflow_run_link(run_id: str, experiment: str) -> str:
-    """A browsable link to the ledger run when MLflow is a server, else a plain reference."""
-    uri = mlflow.get_tracking_uri()
-    exp = client().get_experiment_by_name(experiment)
-    if uri.startswith("http") and exp is not None:
-        return f"{uri.rstrip('/')}/#/experiments/{exp.experiment_id}/runs/{run_id}"
-    return f"mlflow run {run_id} (experiment {experiment!r}, {uri})"
-
-
-def report_link(run_id: str) -> str:
-    """Where the one-page report of a ledger run can be opened: the server's artifact URL, or the file."""
-    uri = mlflow.get_tracking_uri()
-    if uri.startswith("http"):
-        return f"{uri.rstrip('/')}/get-artifact?path={quote(REPORT_ARTIFACT, safe='')}&run_uuid={run_id}"
-    artifact_uri = client().get_run(run_id).info.artifact_uri
-    return f"{artifact_uri.rstrip('/')}/{REPORT_ARTIFACT}"
-
-
-def prefect_run_link(flow_run_id: str | None) -> str | None:
-    """The flow run in the Prefect UI when a server with a UI is configured."""
-    api = os.environ.get("PREFECT_API_URL", "")
-    if not flow_run_id or not api:
-        return None
-    ui = os.environ.get("PREFECT_UI_URL") or api.removesuffix("/").removesuffix("/api")
-    return f"{ui}/runs/flow-run/{flow_run_id}"
 
 
 def local_report_path(outcome: PromotionOutcome) -> Path:

@@ -12,6 +12,7 @@ from mlflow.exceptions import MlflowException
 
 from gates.errors import BadInputError
 from gates.names import TAG_PREFIX
+from tasks.fault_points import checkpoint
 from tasks.retrying import retried
 
 MAX_TAG_VALUE = 5000
@@ -104,6 +105,7 @@ def replace_version_tags(client: MlflowClient, ref: VersionRef, tags: dict[str, 
     for key, value in wanted.items():
         if current.get(key) != value:
             retried(client.set_model_version_tag, ref.name, ref.version, key, value)
+            checkpoint("version_tags")
 
 
 def set_decision_line(client: MlflowClient, ref: VersionRef, line: str) -> None:
@@ -158,8 +160,10 @@ def compare_and_set_champion(
             "not promoting on stale evidence",
         )
     retried(client.set_registered_model_alias, name, alias, candidate)
+    checkpoint("alias_moved")
     if expected_champion is not None:
         retried(client.set_registered_model_alias, name, previous_alias, expected_champion)
+    checkpoint("alias_readback")
     after = champion(client, name, alias)
     after_version = after.version if after else None
     if after_version != candidate:
