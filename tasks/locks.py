@@ -14,8 +14,9 @@ from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
 from gates.errors import LockTimeout
+from gates.names import LOCK_PREFIX
 
-LOCK_PREFIX = "modelgate-promote-"
+LEASE_SECONDS = 60  # a holder that dies without releasing frees the lock after this long
 
 
 def lock_name(model: str) -> str:
@@ -50,7 +51,7 @@ def promotion_lock(model: str, timeout_s: float) -> Iterator[str]:
     ensure_limit(name)
     entered = False
     try:
-        with concurrency(name, occupy=1, timeout_seconds=timeout_s, strict=True):
+        with concurrency(name, occupy=1, timeout_seconds=timeout_s, strict=True, lease_duration=LEASE_SECONDS):
             entered = True
             yield name
     except TimeoutError:

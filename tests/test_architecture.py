@@ -34,3 +34,44 @@ def test_ruff_clean():
     for args in (["check", "."], ["format", "--check", "."]):
         result = subprocess.run([str(BIN / "ruff"), *args], cwd=ROOT, capture_output=True, text=True)
         assert result.returncode == 0, result.stdout[-3000:]
+
+
+FILE_IO_CALLS = {
+    "open",
+    "write_text",
+    "write_bytes",
+    "read_text",
+    "read_bytes",
+    "mkdir",
+    "save_html",
+    "savefig",
+    "to_csv",
+    "to_parquet",
+    "unlink",
+    "rename",
+    "system",
+    "popen",
+}
+
+
+def test_gates_make_no_file_or_process_calls():
+    """gates/ judges; reading and writing files or starting processes is tasks/' job (with the import contract)."""
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "gates").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+                if name in FILE_IO_CALLS:
+                    found.append(f"{path.name}:{node.lineno} {name}()")
+    assert found == []
+
+
+def test_task_and_flow_modules_stay_small():
+    sizes = {
+        f"{folder}/{path.name}": len(path.read_text().splitlines())
+        for folder in ("tasks", "flows")
+        for path in (ROOT / folder).glob("*.py")
+    }
+    assert {name: lines for name, lines in sizes.items() if lines > 300} == {}
