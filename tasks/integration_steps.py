@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -24,7 +23,7 @@ from gates.model_input import json_body, prepare
 from gates.policy import IntegrationGatePolicy, PromotionPolicy
 from gates.result import GateResult
 from gates.scores import positive_scores
-from tasks.judging import exit_reason, judging_env
+from tasks.judging import Judge, judging_env
 from tasks.judging_guard import read_attempts
 from tasks.judging_run import JudgingRun
 from tasks.model_copies import ModelCopy
@@ -60,20 +59,24 @@ def run_probe(
         "tolerance": gate.tolerance,
         "single_rows": gate.single_rows,
     }
-    (workdir / "args.json").write_text(json.dumps(args))
-    cmd = [sys.executable, "-m", "tasks.integration_probe", str(workdir / "args.json")]
+    config = {
+        "preload": False,  # a fresh fork that never loaded the model
+        "schema": copy.schema.to_dict(),
+        "model_output": policy.model_output.model_dump(),
+        "positive_label": policy.eval_data.positive_label,
+        "model_dir": copy.local_dir,
+    }
+    probe = Judge("integration probe", workdir, config)
     try:
-        done = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=gate.probe_timeout_s, env=judging_env(workdir), cwd=workdir
-        )
-    except subprocess.TimeoutExpired as exc:
-        log = _tail((exc.stderr or b"").decode() if isinstance(exc.stderr, bytes) else (exc.stderr or ""))
-        detail = f"timed out after {gate.probe_timeout_s:g} s (a hanging model?)\n{log}"
+        reply = probe.call("probe", gate.probe_timeout_s, args=args)
+    finally:
+        probe.stop()
+    if reply.timed_out:
+        detail = f"timed out after {gate.probe_timeout_s:g} s (a hanging model?)\n{probe.log_tail()}"
         return {"checks": [{"name": "clean process", "passed": False, "detail": detail}], "timings": {}}
-    if RESULT_MARK not in done.stdout:
-        detail = f"{exit_reason(done.returncode)}\n{_tail(done.stderr)}"
-        return {"checks": [{"name": "clean process", "passed": False, "detail": detail}], "timings": {}}
-    return json.loads(done.stdout.rsplit(RESULT_MARK, 1)[1])
+    if not reply.ok:
+        return {"checks": [{"name": "clean process", "passed": False, "detail": reply.error}], "timings": {}}
+    return reply.data["result"]
 
 
 class ScoringServer:

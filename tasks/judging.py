@@ -12,7 +12,6 @@ import re
 import select
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from tasks.judging_guard import ACCESS_LOG_ENV, JUDGING_URI, read_attempts
+from tasks.judging_processes import JudgeProcess, zygote
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Anything that could let model code reach the registry, the ledger, Prefect or a cloud account.
@@ -90,7 +90,7 @@ class Judge:
         self.label = label
         self.work = work_dir
         self.config = config
-        self.proc: subprocess.Popen | None = None
+        self.proc: JudgeProcess | None = None
         self._reply: Any = None
         self._buffer = b""
         self._seen_attempts = 0
@@ -98,21 +98,9 @@ class Judge:
         (work_dir / "config.json").write_text(json.dumps(config))
 
     def _start(self) -> None:
-        read_fd, write_fd = os.pipe()
-        log = (self.work / "judge.log").open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tasks.judging_worker", str(self.work)],
-            stdin=subprocess.PIPE,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env={**judging_env(self.work), "MODELGATE_REPLY_FD": str(write_fd)},
-            cwd=self.work,
-            pass_fds=(write_fd,),
-            start_new_session=True,
-        )
-        log.close()
-        os.close(write_fd)
-        self._reply = read_fd
+        (self.work / "exit_status").unlink(missing_ok=True)
+        self.proc = JudgeProcess(zygote(judging_env), self.work)
+        self._reply = self.proc.replies
         self._buffer = b""
         self._pending = 0
 
@@ -128,18 +116,20 @@ class Judge:
         """Start the process if needed (replaying `load` after a restart) and send one request.
 
         Returns a Reply only when the request could not be sent (the process died)."""
-        if self.proc is None or self.proc.poll() is not None:
+        if self.proc is None or not self.proc.alive():
+            if self.proc is not None:
+                self.stop()
             self._start()
-            if op != "load":
+            if op != "load" and self.config.get("preload", True):
                 self._write({"op": "load", **self.config.get("load_args", {})})
                 self._pending += 1
         return self._write({"op": op, **args})
 
     def _write(self, request: dict[str, Any]) -> Reply | None:
-        assert self.proc is not None and self.proc.stdin is not None
+        assert self.proc is not None
         try:
-            self.proc.stdin.write((json.dumps(request) + "\n").encode())
-            self.proc.stdin.flush()
+            self.proc.requests.write((json.dumps(request) + "\n").encode())
+            self.proc.requests.flush()
         except (BrokenPipeError, OSError):
             return self._died()
         return None
@@ -174,7 +164,7 @@ class Judge:
                 if not chunk:
                     return self._died()
                 self._buffer += chunk
-            elif self.proc.poll() is not None:
+            elif not self.proc.alive():
                 return self._died()
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)
@@ -186,10 +176,7 @@ class Judge:
 
     def _died(self) -> Reply:
         assert self.proc is not None
-        try:
-            code = self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            code = None
+        code = self.proc.exit_code(wait=10)
         tail = self.log_tail()
         reason = f"the judging process for the {self.label} {exit_reason(code)}"
         self.stop()
@@ -216,22 +203,11 @@ class Judge:
         return name
 
     def stop(self) -> None:
-        """Kill the process group (model threads and children included)."""
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(timeout=30)
-        if self.proc is not None and self.proc.stdin is not None:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-        if self._reply is not None:
-            os.close(self._reply)
-            self._reply = None
+        """Kill the judge's session (model threads and children included)."""
+        if self.proc is not None:
+            self.proc.kill()
         self.proc = None
+        self._reply = None
 
 
 class JudgingSide:

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from gates import attacks, latency_core, robustness
+from gates import robustness
 from gates.model_input import prepare
 from gates.policy import RobustnessGatePolicy
-from tasks.model_views import TorchView, has_gradients, torch_view
+
+if TYPE_CHECKING:  # torch is imported only by judges whose model needs it
+    from gates import attacks
+    from tasks.model_views import TorchView
 
 Op = Callable[[Any, dict[str, Any]], dict[str, Any]]
 
 
 def _attack_space(view: TorchView, frame: pd.DataFrame, reference: pd.DataFrame) -> attacks.AttackSpace:
     """Encoded rows with per-column scale (reference std) and bounds (seen in reference and eval rows)."""
+    import torch
+
+    from gates import attacks
+
     x, ref = view.encode(frame).float(), view.encode(reference).float()
     width = x.shape[1]
     scale = torch.zeros(width)
@@ -44,6 +50,8 @@ def robustness_profile(host: Any, request: dict[str, Any]) -> dict[str, Any]:
     nullable = [c for c in numeric if c in request.get("nullable", [])]
     perturbed = robustness.perturbations(frame, numeric, categorical, stds, categories, gate, nullable)
     clean, black = robustness.black_box(host.scores, frame, y, float(request["threshold"]), perturbed)
+    from tasks.model_views import has_gradients, torch_view
+
     view, note = torch_view(host.model, schema)
     white: dict[str, dict[str, float]] = {}
     attacked = ""
@@ -54,6 +62,8 @@ def robustness_profile(host: Any, request: dict[str, Any]) -> dict[str, Any]:
         space = _attack_space(view, frame, reference)
         note = has_gradients(view, space.x)
         if not note:
+            from gates import attacks
+
             device = attacks.pick_device(gate.device)
             white = attacks.white_box(space, y, gate)
             attacked = view.description
@@ -67,6 +77,8 @@ class _Timing:
     """What one model times: the served predict() on DataFrame rows, and its torch module when it has one."""
 
     def __init__(self, host: Any, rows: np.ndarray, device: str, mode: str) -> None:
+        from tasks.model_views import torch_view
+
         self.host, self.device, self.mode = host, device, mode
         self.rows = host.frame.iloc[rows].reset_index(drop=True)
         self.view, self.note = torch_view(host.model, host.schema)
@@ -88,6 +100,10 @@ class _Timing:
             if name == "served":
                 self.targets[key], self.inputs[key] = self.served, frame
             else:
+                import torch
+
+                from gates import latency_core
+
                 assert self.view is not None
                 module = self.view.forward
                 if self.device == "cuda" and isinstance(module, torch.nn.Module):
@@ -100,6 +116,10 @@ class _Timing:
 
 def latency_setup(host: Any, request: dict[str, Any]) -> dict[str, Any]:
     """Choose what can be timed; returns the targets ('served', and 'module' for torch models)."""
+    import torch
+
+    from gates import latency_core
+
     if request.get("threads"):
         torch.set_num_threads(int(request["threads"]))
     device = latency_core.resolve_device(request["device"])
@@ -118,6 +138,8 @@ def latency_setup(host: Any, request: dict[str, Any]) -> dict[str, Any]:
 
 def _forward_runs(timing: _Timing) -> bool:
     """Whether the torch view's forward pass runs on encoded rows (timing needs no gradients)."""
+    import torch
+
     view = timing.view
     if view is None:
         return False
@@ -134,6 +156,10 @@ def _forward_runs(timing: _Timing) -> bool:
 
 def latency_block(host: Any, request: dict[str, Any]) -> dict[str, Any]:
     """Warm up (when asked), then time `calls` consecutive calls of one target at one batch size."""
+    import torch
+
+    from gates import latency_core
+
     timing: _Timing = host.timing
     name, batch = request["target"], int(request["batch"])
     device = timing.device if name == "module" else "cpu"
@@ -155,7 +181,15 @@ def environment(host: Any, request: dict[str, Any]) -> dict[str, Any]:
     return {"environment": describe(request["device"])}
 
 
+def probe(host: Any, request: dict[str, Any]) -> dict[str, Any]:
+    """The integration gate's clean-process checks (tasks.integration_probe) in this fresh judge."""
+    from tasks.integration_probe import run
+
+    return {"result": run(request["args"])}
+
+
 OPS: dict[str, Op] = {
+    "probe": probe,
     "robustness": robustness_profile,
     "latency_setup": latency_setup,
     "latency_block": latency_block,

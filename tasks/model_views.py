@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from gates.model_input import FLOAT_TYPES, InputSchema, prepare
+
+if TYPE_CHECKING:  # torch is imported only where a model brings it
+    import torch
 
 PROTOCOL = ("torch_module", "encode", "continuous_columns")
 
@@ -36,6 +38,8 @@ def _python_model(model: Any) -> Any:
 
 def _as_tensor(prepared: pd.DataFrame | np.ndarray) -> torch.Tensor:
     """What the pytorch flavour's pyfunc does with its input: a DataFrame becomes float32, an array stays."""
+    import torch
+
     if isinstance(prepared, pd.DataFrame):
         return torch.from_numpy(prepared.to_numpy(dtype=np.float32, copy=True))
     return torch.from_numpy(np.array(prepared, copy=True))
@@ -85,6 +89,8 @@ def torch_view(model: Any, schema: InputSchema) -> tuple[TorchView | None, str]:
 
 def has_gradients(view: TorchView, x: torch.Tensor) -> str:
     """'' when the forward pass has gradients with respect to its input, else why not."""
+    import torch
+
     try:
         probe = x[:2].clone().requires_grad_(True)
         torch.autograd.grad(view.forward(probe).sum(), probe)

@@ -1,0 +1,156 @@
+"""Starting judging processes: forked from a zygote that imported the libraries once (tasks.judging_zygote).
+
+The zygote runs in the judging environment and lives as long as this process; each judge is a fresh fork
+in its own session, talking over two pipes. Its exit status comes from the zygote, which reaps it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+READY_TIMEOUT_S = 300
+
+
+class ZygoteError(RuntimeError):
+    """The judging zygote could not start or answer."""
+
+
+class Zygote:
+    """The process judges are forked from; started on first use, restarted if it died."""
+
+    def __init__(self, environment: Callable[[Path], dict[str, str]]) -> None:
+        self._environment = environment
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen | None = None
+        self._control: socket.socket | None = None
+        self._home: Path | None = None
+        self._buffer = b""
+
+    def _start(self) -> None:
+        self._home = Path(tempfile.mkdtemp(prefix="modelgate-zygote-"))
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        log = (self._home / "zygote.log").open("ab")
+        env = {**self._environment(self._home), "MODELGATE_ZYGOTE_FD": str(theirs.fileno())}
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "tasks.judging_zygote"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=self._home,
+            pass_fds=(theirs.fileno(),),
+            start_new_session=True,
+        )
+        log.close()
+        theirs.close()
+        self._control = ours
+        self._buffer = b""
+        self._line(READY_TIMEOUT_S)
+
+    def _line(self, timeout: float) -> dict:
+        assert self._control is not None
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            self._control.settimeout(max(deadline - time.monotonic(), 0.01))
+            try:
+                chunk = self._control.recv(4096)
+            except TimeoutError:
+                raise ZygoteError(f"the judging zygote did not answer within {timeout:g} s") from None
+            if not chunk:
+                tail = (self._home / "zygote.log").read_text(errors="replace")[-800:] if self._home else ""
+                raise ZygoteError(f"the judging zygote exited: {tail.strip()}")
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        return json.loads(line)
+
+    def fork(self, work: Path, requests: int, replies: int) -> int:
+        """A new judge for `work`, reading requests from and writing replies to the given pipe ends."""
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._start()
+            assert self._control is not None
+            message = json.dumps({"work": str(work)}).encode()
+            socket.send_fds(self._control, [message], [requests, replies])
+            return int(self._line(60)["pid"])
+
+    def stop(self) -> None:
+        """Stop the zygote (judges have their own sessions and are stopped by their owners)."""
+        with self._lock:
+            if self._proc is not None and self._proc.poll() is None:
+                try:
+                    os.killpg(self._proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self._proc.wait(timeout=30)
+            if self._control is not None:
+                self._control.close()
+            if self._home is not None:
+                shutil.rmtree(self._home, ignore_errors=True)
+            self._proc, self._control, self._home = None, None, None
+
+
+class JudgeProcess:
+    """One forked judge: its pid, the request pipe (write end) and the reply pipe (read end)."""
+
+    def __init__(self, zygote: Zygote, work: Path) -> None:
+        self.work = work
+        req_r, req_w = os.pipe()
+        rep_r, rep_w = os.pipe()
+        try:
+            self.pid = zygote.fork(work, req_r, rep_w)
+        finally:
+            os.close(req_r)
+            os.close(rep_w)
+        self.requests = os.fdopen(req_w, "wb")
+        self.replies = rep_r
+
+    def exit_code(self, wait: float = 0.0) -> int | None:
+        """The wait status the zygote recorded (negative: the signal that killed it), or None while alive."""
+        deadline = time.monotonic() + wait
+        while True:
+            path = self.work / "exit_status"
+            if path.is_file() and path.read_text().strip():
+                return int(path.read_text())
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.05)
+
+    def alive(self) -> bool:
+        """The judge has not exited."""
+        return self.exit_code() is None
+
+    def kill(self) -> None:
+        """Kill the judge's session (model threads and child processes included) and close the pipes."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.exit_code(wait=10)
+        for close in (self.requests.close, lambda: os.close(self.replies)):
+            try:
+                close()
+            except OSError:
+                pass
+
+
+_ZYGOTES: dict[str, Zygote] = {}
+
+
+def zygote(environment: Callable[[Path], dict[str, str]]) -> Zygote:
+    """This process's zygote (one per process)."""
+    if "default" not in _ZYGOTES:
+        _ZYGOTES["default"] = Zygote(environment)
+        atexit.register(_ZYGOTES["default"].stop)
+    return _ZYGOTES["default"]
