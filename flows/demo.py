@@ -49,7 +49,7 @@ DEMO_CANDIDATES: list[tuple[str, TrainConfig, str]] = [
 ]
 
 
-@flow(name="modelgate-demo", log_prints=True)
+@flow(name="modelgate-demo", flow_run_name="modelgate demo", log_prints=True)
 def demo(model: str = DEMO_MODEL, policy_path: str = str(DEMO_POLICY)) -> list[PromotionOutcome]:
     """Register v1..v7, then judge each; the full model is first judged on a broken eval file, then on the good one."""
     reset_registered_model(model)

@@ -135,7 +135,9 @@ def _judge(
 
 
 def plain(value: Any) -> Any:
-    """JSON-friendly version of a GX observed value."""
+    """JSON-friendly version of a GX observed value (numpy scalars become Python numbers)."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        value = value.item()
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (list, tuple)):

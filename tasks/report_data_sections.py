@@ -37,7 +37,7 @@ def _expectation_row(r: dict, *, key: bool) -> str:
     value = r.get("unexpected_percent")
     number = num(f"data_validation.{name}.candidate" if key else None, value if finite(value) else None)
     shown = r.get("examples") or r.get("observed_value")
-    text = escape(r.get("error") or ("" if shown in (None, []) else str(shown)))
+    text = escape(r.get("error") or ("" if shown is None or shown == [] else str(shown)))
     cells = [
         f"<td><code>{escape(str(r.get('expectation')))}</code></td>",
         f"<td>{escape(str(r.get('column') or ''))}</td>",

@@ -72,3 +72,12 @@ def test_data_docs_are_written(tmp_path):
     result = validate(frame(), build_expectations(COLUMNS, "y", policy, REFERENCE), policy, tmp_path / "docs")
     assert result.report_files == (str(tmp_path / "docs" / "index.html"),)
     assert (tmp_path / "docs" / "index.html").is_file()
+
+
+def test_observed_values_become_plain_python():
+    import numpy as np
+
+    from gates.data_validation import plain
+
+    assert type(plain(np.float64(1.5))) is float and plain(np.int64(3)) == 3
+    assert plain({"a": [np.float32(0.5), None]}) == {"a": [0.5, None]}
