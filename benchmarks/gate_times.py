@@ -1,8 +1,7 @@
-"""Time of each gate inside the promotion flow on the demo's eval set, and its share of the flow.
-
-Durations come from the Prefect API (each gate is one task run). Three kinds of run of a dry-run
-promotion of the demo's full model against the baseline champion:
-  cold    first flow run in the process (imports of GX, evidently, fairlearn; reports written)
+"""Time of each gate on the demo's eval set, and its share of the judging, in a dry run of the demo's full
+model against the baseline champion (every gate of the demo policy, the integration gate's scoring server
+included).
+  cold    the first run in the process (imports, the judging zygote, reports written)
   warm    later runs with the report cache emptied first (every gate computes and writes its reports)
   cached  later runs with the report cache kept (data validation and drift reuse their stored results)
 Run: `.venv/bin/python benchmarks/gate_times.py --rounds 3`.
@@ -11,43 +10,39 @@ Run: `.venv/bin/python benchmarks/gate_times.py --rounds 3`.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import shutil
 import statistics
 import tempfile
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
-from uuid import UUID
+from typing import Any
 
 from modelgate.environment import configure
 
-GATE_TASKS = [
-    "data-validation-gate",
-    "drift-gate",
-    "bias-gate",
-    "evaluation-gate",
-    "robustness-gate",
-    "classification-reports",
-]
+STEPS = (
+    "data_validation_step",
+    "drift_step",
+    "output_check_step",
+    "evaluation_step",
+    "bias_step",
+    "robustness_step",
+    "latency_step",
+    "integration_step",
+    "classification_reports",
+)
 
 
-def task_seconds(flow_run_id: str) -> dict[str, float]:
-    """Wall time of each task run of the flow run, by task name."""
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+def timed(name: str, fn: Callable[..., Any], seconds: dict[str, float]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            seconds[name] += time.perf_counter() - start
 
-    async def read():
-        async with get_client() as client:
-            return await client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)]))
-            )
-
-    out: dict[str, float] = {}
-    for run in asyncio.run(read()):
-        name = run.name.rsplit("-", 1)[0]
-        if run.start_time and run.end_time:
-            out[name] = out.get(name, 0.0) + (run.end_time - run.start_time).total_seconds()
-    return out
+    return wrapper
 
 
 def main() -> None:
@@ -60,9 +55,10 @@ def main() -> None:
 
     from demo.adult_data import load_train
     from flows.demo import BASELINE, DEMO_MODEL, DEMO_POLICY, FULL
-    from flows.promote import promote_version
-    from modelgate.runtime import flow_settings
+    from tasks import gate_runner
     from tasks.demo_models import log_adult_model
+    from tasks.evidence import evidence_root
+    from tasks.inputs import load
 
     train = load_train()
     log_adult_model(DEMO_MODEL, "baseline", BASELINE, train, "baseline")
@@ -70,39 +66,41 @@ def main() -> None:
     mlflow.MlflowClient().set_registered_model_alias(DEMO_MODEL, "champion", "1")
     cache = home / "evidence" / "cache"
 
-    def one(clear: bool) -> tuple[float, dict[str, float], int]:
+    def one(clear: bool) -> tuple[float, dict[str, float]]:
         if clear:
             shutil.rmtree(cache, ignore_errors=True)
+        seconds: dict[str, float] = defaultdict(float)
+        originals = {name: getattr(gate_runner, name) for name in STEPS}
+        for name, fn in originals.items():
+            setattr(gate_runner, name, timed(name, fn, seconds))
+        score_all = gate_runner.JudgingRun.score_all
+        gate_runner.JudgingRun.score_all = timed("scoring (both models)", score_all, seconds)  # type: ignore[method-assign]
+        inputs = load(str(DEMO_POLICY), DEMO_MODEL, "2")
         start = time.perf_counter()
-        with flow_settings():
-            outcome = promote_version(DEMO_MODEL, "2", str(DEMO_POLICY), dry_run=True)
-        total = time.perf_counter() - start
-        rows = next(g for g in outcome.gates if g.gate == "evaluation").details["rows"]
-        return total, task_seconds(outcome.flow_run_id), rows
+        try:
+            gate_runner.run_gates(inputs, evidence_root() / "attempts" / "bench")
+        finally:
+            total = time.perf_counter() - start
+            for name, fn in originals.items():
+                setattr(gate_runner, name, fn)
+            gate_runner.JudgingRun.score_all = score_all  # type: ignore[method-assign]
+            inputs.cleanup()
+        return total, dict(seconds)
 
     runs = {"cold": [one(True)], "warm": [], "cached": []}
     for _ in range(args.rounds):
         runs["warm"].append(one(True))
         runs["cached"].append(one(False))
-    rows = runs["cold"][0][2]
-    print(f"eval rows: {rows}; dry-run promotion of v2 against champion v1; medians of {args.rounds} for warm/cached")
-    header = f"{'':24}" + "".join(f"{k:>18}" for k in runs)
-    print(header)
-    totals = {k: statistics.median(t for t, _, _ in v) for k, v in runs.items()}
-    for task in [*GATE_TASKS, "score-model"]:
+    totals = {k: statistics.median(t for t, _ in v) for k, v in runs.items()}
+    print(f"dry-run judging of v2 against champion v1; medians of {args.rounds} for warm and cached")
+    print(f"{'':28}" + "".join(f"{k:>20}" for k in runs))
+    for step in ["scoring (both models)", *STEPS]:
         cells = []
         for kind, values in runs.items():
-            sec = statistics.median(d.get(task, 0.0) for _, d, _ in values)
+            sec = statistics.median(d.get(step, 0.0) for _, d in values)
             cells.append(f"{sec:7.2f} s {sec / totals[kind]:6.1%}")
-        print(f"{task:24}" + "".join(f"{c:>18}" for c in cells))
-    for kind, values in runs.items():
-        data_gates = statistics.median(
-            sum(d.get(t, 0.0) for t in ("data-validation-gate", "drift-gate", "bias-gate")) for _, d, _ in values
-        )
-        print(
-            f"{kind:>6}: flow {totals[kind]:.2f} s; data validation + drift + bias {data_gates:.2f} s "
-            f"({data_gates / totals[kind]:.1%} of the flow)"
-        )
+        print(f"{step.removesuffix('_step'):28}" + "".join(f"{c:>20}" for c in cells))
+    print(f"{'all gates':28}" + "".join(f"{totals[k]:7.2f} s {'':7}" for k in runs))
 
 
 if __name__ == "__main__":
