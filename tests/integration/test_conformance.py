@@ -22,6 +22,9 @@ from modelgate.cli import main
 from tests.integration import zoo
 from tests.integration.conftest import Registry
 
+# Each family logs three models and runs three promotions with every gate on: minutes, not seconds.
+pytestmark = pytest.mark.slow
+
 # The gates this file's policies switch on; the outcome may hold more (gates the core adds later).
 POLICY_GATES = ("data_validation", "drift", "evaluation", "bias", "robustness", "latency", "integration")
 
@@ -67,7 +70,7 @@ gates:
     batch_sizes: [1, 64]
     iterations: 50
     warmup: 5
-    slo_p95_ms: {{1: 200, 64: 500}}   # the service's budget; a busy shared CPU stretches p95 several-fold
+    slo_p95_ms: {{1: 1000, 64: 2000}}  # a loose budget: on a busy shared CPU p95 of a ~5 ms call reached 220 ms
     max_regression: 3.0        # tiny models on a shared CPU: p95 is noisy at the millisecond scale
   integration:
     sample_rows: 100
