@@ -6,8 +6,10 @@ frame cannot become that input (checked before any gate runs).
 
 Casts follow the signature's widths: double -> float where the signature says float (MLflow refuses
 that downcast itself), integral values -> integer/long, anything -> string for string columns, with
-nulls kept where the type can hold them. A tensor signature takes the policy's `tensor_input_columns`,
-in order, as one array of the signature's dtype and shape.
+nulls kept where the type can hold them. Missing values in an integer column are data quality, judged by
+the data validation gate, not a shape problem: such a column is left as numbers with NaN. A tensor
+signature takes the policy's `tensor_input_columns`, in order, as one array of the signature's dtype and
+shape.
 """
 
 from __future__ import annotations
@@ -123,11 +125,8 @@ def _column_problems(series: pd.Series, col: InputColumn, report: _Report) -> No
         if len(bad):
             report.add(f"column {name!r} holds text where the model expects {kind}: {_examples(bad)}")
             return
-        if kind in INT_TYPES:
-            nulls = int(numbers.isna().sum())
-            if nulls:
-                report.add(f"column {name!r} has {nulls} missing value(s); the model's {kind} input cannot hold them")
-                return
+        if kind in INT_TYPES:  # missing values are the data validation gate's to judge (allow_nulls)
+            numbers = numbers.dropna()
             fractional = numbers[numbers != np.round(numbers)]
             if len(fractional):
                 report.add(
@@ -192,7 +191,9 @@ def _cast(series: pd.Series, kind: str) -> pd.Series:
     if kind in FLOAT_TYPES:
         return _as_numbers(series)[0].astype(FLOAT_TYPES[kind])
     if kind in INT_TYPES:
-        return _as_numbers(series)[0].astype(INT_TYPES[kind])
+        numbers = _as_numbers(series)[0]
+        # an integer column cannot hold missing values: left as numbers with NaN, for predict() to judge
+        return numbers if numbers.isna().any() else numbers.astype(INT_TYPES[kind])
     if kind == "string":  # missing values stay as they are; 7.0 read from a file of codes becomes "7"
         return series.astype(object).map(_as_text)
     if kind == "boolean":

@@ -144,7 +144,8 @@ def check_inputs(
     gates need (sensitive features; drift columns in both data sets). MLflow's own schema enforcement has the
     last word on what the input path makes, so predict() cannot refuse it."""
     check_eval_frame(data.frame, schema, policy.eval_data, f"{data.path} for v{version}")
-    enforce_signature(prepare(data.frame, schema), schema, f"{data.path} for v{version}")
+    complete = data.frame.dropna(subset=[c.name for c in schema.columns if c.name in data.frame])
+    enforce_signature(prepare(complete, schema), schema, f"{data.path} for v{version}")  # nulls: data validation
     missing = [c for c in policy.gates.bias.sensitive_features if c not in data.frame.columns]
     if policy.gates.bias.enabled and missing:
         raise BadInputError(
