@@ -16,7 +16,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from flows.promote import promote_version
+from flows.promote import promote
 from gates.outcome import Outcome, PromotionOutcome
 from modelgate.cli import main
 from tests.integration import zoo
@@ -179,7 +179,7 @@ def family_run(
         for variant in zoo.VARIANTS:
             start = time.perf_counter()
             try:
-                run.results[variant] = promote_version(model, versions[variant], run.policy)
+                run.results[variant] = promote(model=model, version=versions[variant], policy_path=run.policy)
             except Exception as exc:  # a crash is reported by the case it belongs to
                 run.results[variant] = exc
             run.seconds[variant] = time.perf_counter() - start
