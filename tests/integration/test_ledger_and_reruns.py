@@ -55,7 +55,8 @@ def test_a_promotion_undone_by_rollback_is_judged_again(registry, quick_policy, 
     first = promote_version(MODEL, FULL, quick_policy)
     assert first.outcome is Outcome.PROMOTED
     assert main(["rollback", "--model", MODEL, "--policy", quick_policy]) == 0
-    again = promote_version(MODEL, FULL, quick_policy)  # same key as `first`, but v1 is champion again
+    # same key as `first`, but v1 is champion again; a rolled-back version needs force and a reason
+    again = promote_version(MODEL, FULL, quick_policy, force=True, reason="the alert was a false alarm")
     assert again.evaluation_key == first.evaluation_key
     assert again.outcome is Outcome.PROMOTED and not again.reused and again.ledger_run_id != first.ledger_run_id
     assert str(registry.client().get_model_version_by_alias(MODEL, "champion").version) == FULL
@@ -147,12 +148,15 @@ def test_champion_at_and_rollback(registry, quick_policy, capsys):
     entry = history(MODEL, "model-promotions")[-1]
     assert entry.outcome == "rolled_back" and entry.prior_champion == FULL and entry.champion_after == BASELINE
     assert entry.approver == "oncall" and entry.approval_reason == "latency alerts after v6"
-    assert c.get_model_version(MODEL, FULL).tags["modelgate.rolled_back_by"] == "oncall"
+    assert c.get_model_version(MODEL, FULL).tags["modelgate.outcome"] == "rolled_back"
     assert f"v{BASELINE} was champion" in cli("champion-at", "--time", "now")[1]
 
-    code, out, _ = cli("rollback", "--to", FULL)  # v6 was champion before: allowed
-    assert code == 0 and str(c.get_model_version_by_alias(MODEL, "champion").version) == FULL
+    before = registry.snapshot()
+    code, _, err = cli("rollback", "--to", FULL)  # rolled back: not a rollback target
+    assert code == 2 and f"version {FULL} was rolled back" in err and registry.snapshot() == before
 
+    again = promote_version(MODEL, FULL, quick_policy, force=True, reason="alerts explained")
+    assert again.outcome is Outcome.PROMOTED
     c.delete_model_version(MODEL, BASELINE)
     before = registry.snapshot()
     code, _, err = cli("rollback", "--to", BASELINE)

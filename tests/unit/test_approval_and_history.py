@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,7 +17,15 @@ from gates.approval import (
     gives_up,
     judge_answer,
 )
-from gates.champion_history import ChampionMove, champion_at, ever_champion, parse_time, rollback_target
+from gates.champion_history import (
+    ChampionMove,
+    champion_at,
+    champion_chain,
+    champion_moves,
+    ever_champion,
+    parse_time,
+    rollback_target,
+)
 from gates.decision import Decision, Verdict
 from gates.errors import BadInputError, PolicyError
 from gates.policy import ApprovalPolicy, parse_policy
@@ -120,9 +129,72 @@ def test_champion_at_each_moment():
     assert ever_champion(MOVES) == {"1", "4", "6"}
 
 
-def test_rollback_target():
-    assert rollback_target(MOVES[:3], "6", None) == "4"
-    assert rollback_target(MOVES, "4", None) == "6"  # the latest move that installed v4 was the rollback
+@dataclass(frozen=True)
+class Entry:
+    time: datetime
+    prior_champion: str | None
+    champion_after: str | None
+    outcome: str
+    run_id: str
+    counts: bool = True
+
+
+def test_only_counting_entries_that_moved_the_alias_are_history():
+    entries = [
+        Entry(T0 + timedelta(hours=3), "1", "2", "promoted", "b"),
+        Entry(T0 + timedelta(hours=1), None, "1", "promoted", "a"),
+        Entry(T0 + timedelta(hours=2), "1", "1", "rejected", "r"),
+        Entry(T0 + timedelta(hours=4), "2", "3", "promoted", "failed", counts=False),  # a FAILED attempt
+        Entry(T0 + timedelta(hours=5), "2", "2", "stale", "s"),
+    ]
+    assert [m.ledger_run_id for m in champion_moves(entries)] == ["a", "b"]
+
+
+def test_rollback_target_with_no_to_walks_one_step_further_back_each_time():
+    chain = [move(1, None, "1"), move(2, "1", "2"), move(3, "2", "3")]
+    assert rollback_target(chain, "3", None) == "2"
+    chain.append(move(4, "3", "2", "rolled_back"))
+    assert rollback_target(chain, "2", None) == "1"
+    chain.append(move(5, "2", "1", "rolled_back"))
+    with pytest.raises(BadInputError, match=r"no earlier champion .* before version 1 \(rolled back, .*v2, v3\)"):
+        rollback_target(chain, "1", None)
+
+
+def test_a_rolled_back_version_is_never_a_target_again():
+    two = [move(1, None, "1"), move(2, "1", "2"), move(3, "2", "1", "rolled_back")]  # v2 promoted, rolled back
+    with pytest.raises(BadInputError, match="no earlier champion to roll back to"):
+        rollback_target(two, "1", None)  # not back to v2: no ping-pong
+    with pytest.raises(BadInputError, match=r"version 2 was rolled back \(ledger run run3\).*--force and --reason"):
+        rollback_target(two, "1", "2")
+    # promoted again (with --force --reason), then a new champion: v2 is a target again
+    again = [*two, move(4, "1", "2"), move(5, "2", "3")]
+    assert rollback_target(again, "3", None) == "2"
+    assert champion_chain(again).chain == ("1", "2", "3") and champion_chain(again).rolled_back == {}
+
+
+def test_rollback_to_an_earlier_champion_skips_the_ones_between():
+    chain = [move(1, None, "1"), move(2, "1", "2"), move(3, "2", "3"), move(4, "3", "1", "rolled_back")]
+    history = champion_chain(chain)
+    assert history.chain == ("1",) and history.rolled_back == {"3": "run4"}
+    with pytest.raises(BadInputError, match="no earlier champion"):
+        rollback_target(chain, "1", None)
+    assert rollback_target(chain, "1", "2") == "2"  # v2 was champion and was not rolled back: --to still works
+
+
+def test_moves_made_outside_modelgate_are_champion_moves():
+    flagged = [move(1, None, "1"), move(2, "1", "5", "external_change"), move(3, "5", "6")]
+    assert rollback_target(flagged, "6", None) == "5"
+    reverted = [move(1, None, "1"), move(2, "1", "1", "external_change"), move(3, "1", "6")]
+    assert champion_chain(reverted).chain == ("1", "6")
+    back = [move(1, None, "1"), move(2, "1", "6"), move(3, "6", "1", "external_change")]  # moved back by hand
+    with pytest.raises(BadInputError, match="no earlier champion"):
+        rollback_target(back, "1", None)
+    first = [move(1, None, "4", "external_change")]  # the alias was set before modelgate recorded anything
+    with pytest.raises(BadInputError, match="none before version 4"):
+        rollback_target(first, "4", None)
+
+
+def test_rollback_target_bad_input():
     assert rollback_target(MOVES, "4", "1") == "1"
     with pytest.raises(BadInputError, match="never champion"):
         rollback_target(MOVES, "4", "3")
@@ -130,8 +202,8 @@ def test_rollback_target():
         rollback_target(MOVES, "4", "4")
     with pytest.raises(BadInputError, match="no champion to roll back"):
         rollback_target(MOVES, None, None)
-    with pytest.raises(BadInputError, match="records no champion before version 1"):
-        rollback_target(MOVES[:1], "1", None)
+    with pytest.raises(BadInputError, match="does not record version 9 as champion"):
+        rollback_target(MOVES, "9", None)
 
 
 def test_parse_time():
