@@ -1,17 +1,22 @@
-"""The scheduled scan: find versions with no decision yet and run a promotion for each, a few at a time."""
+"""The scheduled scan: reconcile each model, then start a promotion for each undecided version and return.
+
+The scan never waits on a promotion (nor on a person): each run of the promote deployment is created and
+left to the work pool, where the deployment's concurrency limit and the workers' slots decide how many run
+at once. A promotion waiting for approval is suspended and holds no slot.
+"""
 
 from __future__ import annotations
 
-import contextvars
-from concurrent.futures import ThreadPoolExecutor
-
 from prefect import flow, get_run_logger
 from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
 from pydantic import BaseModel, ConfigDict
 
-from tasks.scan_steps import find_undecided, scan_targets
-
-PROMOTE_DEPLOYMENT = "promote-model-version/promote-version"
+from gates.errors import BadInputError
+from gates.names import PROMOTE_DEPLOYMENT
+from tasks.policy_files import load_policy
+from tasks.promotion_tasks import reconcile_task
+from tasks.scan_steps import find_undecided, promotions_in_flight, resume_overdue, scan_targets
 
 
 class Triggered(BaseModel):
@@ -30,36 +35,52 @@ def scan_registry(
     models: list[str] | None = None,
     policy_dir: str = "configs/policies",
     promote_deployment: str = PROMOTE_DEPLOYMENT,
-    max_concurrent: int = 2,
-    wait: bool = True,
     trigger: str = "schedule",
 ) -> list[Triggered]:
-    """Run `promote_deployment` for every undecided version of the models (default: every model with a policy).
+    """Start `promote_deployment` for every undecided version of the models (default: every registered model
+    with a policy), without waiting for the runs.
 
-    At most `max_concurrent` promotions run at once when `wait` (each waits for its run to finish);
-    without `wait` the runs are only created, for the work pool's workers to pick up.
+    First, approvals past their deadline are resumed (so each records its policy's on_timeout) and each
+    model's registry and ledger are reconciled under its promotion lock. A version whose promotion is
+    already in flight (queued, running, or waiting for approval), that has a final decision, or that was
+    rolled back is not started again.
     """
-    if max_concurrent < 1:
-        raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
     targets = scan_targets(models, policy_dir)
-    todo = []
-    for policy_path in targets.values():
-        model, versions = find_undecided(policy_path)
-        todo += [(model, version, policy_path) for version in versions]
+    in_flight = promotions_in_flight(promote_deployment)
+    resume_overdue(in_flight)
     log = get_run_logger()
-    log.info("undecided: %s", ", ".join(f"{m} v{v}" for m, v, _ in todo) or "none")
+    started: list[Triggered] = []
+    failed: list[str] = []
+    for model, policy_path in targets.items():
+        try:
+            reconcile_task(load_policy(policy_path), trigger)
+            _, versions = find_undecided(policy_path)
+        except Exception as exc:  # one model's trouble does not stop the scan of the others
+            log.error("%s: not scanned: %s: %s", model, type(exc).__name__, exc)
+            failed.append(model)
+            continue
+        waiting = [v for v in versions if (model, v) in in_flight]
+        if waiting:
+            log.info("%s: already in flight, not started again: %s", model, ", ".join(f"v{v}" for v in waiting))
+        for version in (v for v in versions if (model, v) not in in_flight):
+            started.append(_start(promote_deployment, model, version, policy_path, trigger))
+    log.info("started: %s", ", ".join(f"{t.model} v{t.version}" for t in started) or "none")
+    if failed:
+        raise RuntimeError(f"the scan could not reconcile or search {', '.join(failed)} (see the log)")
+    return started
 
-    def start(model: str, version: str, policy_path: str) -> Triggered:
+
+def _start(deployment: str, model: str, version: str, policy_path: str, trigger: str) -> Triggered:
+    """Create the promotion's flow run and return at once (not a subflow: it must be free to suspend)."""
+    try:
         run = run_deployment(
-            promote_deployment,
+            deployment,
             parameters={"model": model, "version": version, "policy_path": policy_path, "trigger": trigger},
-            timeout=None if wait else 0,
-            poll_interval=2,
+            timeout=0,
+            as_subflow=False,
         )
-        state = run.state.type.value if run.state else "UNKNOWN"
-        print(f"{model} v{version}: flow run {run.id} {state}")
-        return Triggered(model=model, version=version, flow_run_id=str(run.id), state=state)
-
-    with ThreadPoolExecutor(max_workers=max_concurrent) as pool:
-        futures = [pool.submit(contextvars.copy_context().run, start, *item) for item in todo]
-        return [f.result() for f in futures]
+    except ObjectNotFound:
+        raise BadInputError(f"deployment {deployment!r} not found on the Prefect server") from None
+    state = run.state.type.value if run.state else "UNKNOWN"
+    print(f"{model} v{version}: flow run {run.id} {state}")
+    return Triggered(model=model, version=version, flow_run_id=str(run.id), state=state)

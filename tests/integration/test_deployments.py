@@ -177,7 +177,7 @@ def test_scan_triggers_exactly_the_undecided_versions(registry, deployed, tmp_pa
 
     for run in flow_runs(api, PROMOTE, "SCHEDULED"):  # leftovers from other tests
         call("DELETE", f"{api}/flow_runs/{run['id']}")
-    done = scan(env, models=[MODEL], policy_dir=str(policy_dir), wait=False, max_concurrent=4)
+    done = scan(env, models=[MODEL], policy_dir=str(policy_dir))
     assert done.returncode == 0, done.stderr[-3000:]
     triggered = json.loads(done.stdout.strip().splitlines()[-1])
     assert {t["version"] for t in triggered} == expected
@@ -188,24 +188,7 @@ def test_scan_triggers_exactly_the_undecided_versions(registry, deployed, tmp_pa
         call("DELETE", f"{api}/flow_runs/{run['id']}")
 
     before = registry.snapshot()
-    unknown = scan(env, models=["no-such-model"], policy_dir=str(policy_dir), wait=False)
+    unknown = scan(env, models=["no-such-model"], policy_dir=str(policy_dir))
     assert unknown.returncode != 0
     assert "no policy for model 'no-such-model'" in unknown.stderr
     assert flow_runs(api, PROMOTE, "SCHEDULED") == [] and registry.snapshot() == before
-
-
-def test_scan_waits_for_each_promotion_through_the_worker(registry, deployed, tmp_path):
-    api = deployed
-    policy_dir = policy_folder(tmp_path)
-    c = registry.client()
-    c.set_registered_model_alias(MODEL, "champion", FULL)
-    for version in ("1", "2", "3", "4", "5"):
-        c.set_model_version_tag(MODEL, version, "modelgate.outcome", "rejected")
-    env = {**cli_env(registry, api), "MODELGATE_PROJECT_DIR": str(ROOT)}
-    with prefect_worker(POOL, env, tmp_path / "worker.log"):
-        done = scan(env, models=[MODEL], policy_dir=str(policy_dir), wait=True, max_concurrent=1)
-    assert done.returncode == 0, done.stderr[-3000:] + (tmp_path / "worker.log").read_text()[-3000:]
-    (triggered,) = json.loads(done.stdout.strip().splitlines()[-1])
-    assert triggered["version"] == WORSE and triggered["state"] == "COMPLETED"
-    assert c.get_model_version(MODEL, WORSE).tags["modelgate.outcome"] == "rejected"
-    assert c.get_model_version(MODEL, WORSE).tags["modelgate.decision"] == "reject"
