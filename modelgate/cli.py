@@ -260,11 +260,11 @@ def _history(args: argparse.Namespace) -> int:
 
 def _champion_at(args: argparse.Namespace) -> int:
     from gates.champion_history import champion_at, champion_moves, parse_time
-    from tasks.ledger import history
+    from tasks.ledger import decisions
 
     when = parse_time(args.time)
     experiment = _ledger_experiment(args.model, args.policy)
-    move = champion_at(champion_moves(history(args.model, experiment)), when)
+    move = champion_at(champion_moves(decisions(args.model, experiment)), when)
     answer = {
         "model": args.model,
         "time": when.isoformat(),
@@ -287,14 +287,21 @@ def _champion_at(args: argparse.Namespace) -> int:
 
 def _rollback(args: argparse.Namespace) -> int:
     policy_path = _policy_path(args)
-    from flows.rollback import rollback_champion
+    from flows.rollback import rollback
     from tasks.policy_files import policy_for
     from tasks.rollback_steps import plan_rollback
 
     policy = policy_for(policy_path, args.model)
-    plan = plan_rollback(policy, args.to)  # bad input fails here, before anything is written
+    plan_rollback(policy, args.to)  # bad input fails here, before anything is written
     with flow_settings(), _stdout_to_stderr(args.json):
-        outcome = rollback_champion(args.model, plan.target, policy_path, args.trigger, args.by, args.reason)
+        outcome = rollback(
+            model=args.model,
+            to=args.to,
+            policy_path=policy_path,
+            trigger=args.trigger,
+            requested_by=args.by,
+            reason=args.reason,
+        )
     print(outcome.model_dump_json(indent=2) if args.json else outcome.message)
     return outcome.exit_code
 
@@ -302,9 +309,14 @@ def _rollback(args: argparse.Namespace) -> int:
 def _reconcile(args: argparse.Namespace) -> int:
     import mlflow
 
+    from tasks.mlflow_store import client
+    from tasks.policy_files import policy_for
+    from tasks.registry import resolve_registered_model
     from tasks.retrying import check_reachable
 
     check_reachable(mlflow.get_tracking_uri())
+    policy = policy_for(_policy_path(args), args.model)
+    resolve_registered_model(client(), policy.model_name)  # an unknown model is bad input, before the flow
     from flows.reconcile import reconcile_model
 
     with flow_settings(), _stdout_to_stderr(args.json):

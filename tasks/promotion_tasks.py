@@ -41,7 +41,18 @@ def load_policy_task(policy_path: str, model: str) -> PromotionPolicy:
     return policy
 
 
-@task(name="reconcile", cache_policy=NO_CACHE, retries=IO_RETRIES, retry_delay_seconds=2)
+def _not_bad_input(_task: object, _run: object, state: object) -> bool:
+    """Retry a task unless it failed on bad input (retrying cannot change that)."""
+    return not isinstance(state.result(raise_on_failure=False), BadInputError)  # type: ignore[attr-defined]
+
+
+@task(
+    name="reconcile",
+    cache_policy=NO_CACHE,
+    retries=IO_RETRIES,
+    retry_delay_seconds=2,
+    retry_condition_fn=_not_bad_input,
+)
 def reconcile_task(policy: PromotionPolicy, trigger: str) -> Reconciled:
     """Registry and ledger agree before anything new is decided (under the model's lock)."""
     with promotion_lock(policy.model_name, policy.concurrency.lock_timeout_s):
@@ -87,7 +98,13 @@ def judge_task(inputs: PromotionInputs, key: str, refresh: bool, store: bool, at
     return gate_run, False
 
 
-@task(name="find-earlier-decision", cache_policy=NO_CACHE, retries=IO_RETRIES, retry_delay_seconds=2)
+@task(
+    name="find-earlier-decision",
+    cache_policy=NO_CACHE,
+    retries=IO_RETRIES,
+    retry_delay_seconds=2,
+    retry_condition_fn=_not_bad_input,
+)
 def earlier_decision_task(policy: PromotionPolicy, key: str) -> ledger.LedgerEntry | None:
     """A standing rejection with the same evaluation key, if any."""
     return ledger.decided_before(policy.model_name, policy.ledger_experiment, key)

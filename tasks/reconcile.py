@@ -78,10 +78,16 @@ def _finish_interrupted(policy: PromotionPolicy, found: Reconciled) -> None:
             found.failed.append(f"v{entry.version} {entry.decision or 'attempt'} ({where})")
             continue
         message = f"{outcome}: finished by reconcile from the registry's state (the attempt's process stopped)"
+        if outcome == "promoted" and entry.prior_champion:  # the move may have stopped before this alias
+            registry.set_champion(c, name, policy.previous_champion_alias, entry.prior_champion)
         ledger.finalise(entry.run_id, {"outcome": outcome, "champion_after": now, "message": message})
         if outcome in ("promoted", "rejected"):
             done = ledger.LedgerEntry(**{**entry.__dict__, "outcome": str(outcome)})
             registry.replace_version_tags(c, registry.resolve_version(c, name, entry.version), version_tags(done))
+        if outcome == "rolled_back" and entry.prior_champion:
+            demoted = registry.resolve_version(c, name, entry.prior_champion)
+            rolled = {"decision": "rollback", "outcome": "rolled_back", "ledger_run_id": entry.run_id}
+            registry.replace_version_tags(c, demoted, rolled)
         found.finished.append(f"v{entry.version} {outcome} ({where})")
 
 
