@@ -128,7 +128,8 @@ def _outcome_rows(outcomes: Sequence[object]) -> str:
     rows = []
     for o in outcomes:
         gates = ", ".join(f"{g.gate}={g.status.value}" for g in o.gates) or "-"  # type: ignore[attr-defined]
-        where = o.report_links.get("mlflow", "-")  # type: ignore[attr-defined]
+        links = o.report_links  # type: ignore[attr-defined]
+        where = links.get("report") or links.get("local report") or "-"
         rows.append(
             [
                 f"v{o.version}",
@@ -139,7 +140,7 @@ def _outcome_rows(outcomes: Sequence[object]) -> str:
                 where,  # type: ignore[attr-defined]
             ]
         )
-    return _table(rows, ["version", "decision", "outcome", "champion", "gates", "evidence (MLflow)"])
+    return _table(rows, ["version", "decision", "outcome", "champion", "gates", "report"])
 
 
 def _policy_path(args: argparse.Namespace) -> str:
@@ -199,8 +200,8 @@ def _demo(_: argparse.Namespace) -> int:
     print()
     print(_outcome_rows(outcomes))
     print()
-    print("Reports: Prefect markdown/table artifacts per version (prefect artifact ls), and the MLflow")
-    print("ledger runs above (experiment 'model-promotions'; `modelgate history --model adult-income`).")
+    print("Each attempt's one-page report is in the 'report' column (also logged to its MLflow ledger run as")
+    print("evidence/report.html); `modelgate history --model adult-income` lists the ledger.")
     return 0
 
 

@@ -20,6 +20,15 @@ from tasks.mlflow_store import client
 from tasks.retrying import retried
 
 DIGITS = 6
+NOTE_LIMIT = 7900  # MLflow keeps 8,000 characters of a tag value
+
+
+def _fit(text: str, limit: int) -> str:
+    """Text cut at the last line that fits, saying so."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 80].rsplit("\n", 1)[0]
+    return cut + "\n\n(continued in evidence/summary.md and evidence/report.html)\n"
 
 
 def _slug(text: str) -> str:
@@ -97,7 +106,7 @@ def _log_dataset(run_id: str, inputs: PromotionInputs) -> None:
             targets=inputs.policy.eval_data.target,
             name=inputs.data.path.rsplit("/", 1)[-1],
         )
-    entity = DatasetInput(dataset=data._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "eval")])
+        entity = DatasetInput(dataset=data._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "eval")])
     retried(client().log_inputs, run_id, datasets=[entity])
 
 
@@ -110,5 +119,5 @@ def log_decision(run_id: str, outcome: PromotionOutcome, summary_md: str, report
         evidence={"evidence/decision.json": outcome.model_dump(mode="json")},
         texts={"evidence/summary.md": summary_md, "evidence/report.html": report_html},
         files=[],
-        tags={"mlflow.note.content": note},
+        tags={"mlflow.note.content": _fit(note, NOTE_LIMIT)},
     )
