@@ -187,6 +187,10 @@ class Judge:
             access_attempts=self._attempts(),
         )
 
+    def new_attempts(self) -> tuple[str, ...]:
+        """Registry access attempts recorded since the last reply."""
+        return self._attempts()
+
     def _attempts(self) -> tuple[str, ...]:
         found = read_attempts(str(self.work / "access.log"))
         new = tuple(found[self._seen_attempts :])

@@ -127,7 +127,12 @@ class JudgingRun:
         )
 
     def isolation_results(self) -> list[GateResult]:
-        """A candidate whose code tried to reach the registry is rejected; a champion that did is a warning."""
+        """A candidate whose code tried to reach the registry is rejected; a champion that did is a warning.
+
+        The judges are stopped first, so an attempt made after a model's last reply (a thread) counts too."""
+        for label, judge in self.judges.items():
+            judge.stop()
+            self.attempts[label].extend(judge.new_attempts())
         out = []
         for label, found in self.attempts.items():
             if not found:

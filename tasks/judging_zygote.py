@@ -57,6 +57,8 @@ def _become_judge(work: Path, requests: int, replies: int) -> None:
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.environ["MODELGATE_ACCESS_LOG"] = str(work / "access.log")
+    os.environ["HOME"] = str(work)  # nothing shared between judges, models or attempts
+    os.environ["MPLCONFIGDIR"] = str(work / ".matplotlib")
     os.environ["MODELGATE_REPLY_FD"] = str(replies)
     sys.stdin = os.fdopen(0, "r")
     sys.stdout = os.fdopen(1, "w", buffering=1)

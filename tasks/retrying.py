@@ -21,6 +21,10 @@ class TrackingUnavailable(RuntimeError):
 
 
 def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, MlflowException):  # refused (401, 403, 404...): asking again changes nothing
+        status = exc.get_http_status_code() or 0
+        if 400 <= status < 500 and exc.error_code not in TRANSIENT_CODES:
+            return False
     if isinstance(exc, RestException):
         return exc.error_code in TRANSIENT_CODES or (exc.get_http_status_code() or 0) >= 500
     if isinstance(exc, MlflowException):

@@ -264,11 +264,6 @@ def test_attempt_is_counted_even_if_the_model_erases_the_record(arena: Arena) ->
     assert gate(outcome, "isolation").status is GateStatus.FAILED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an attempt logged after the model's last reply is never read: JudgingRun.isolation_results must stop "
-    "each judge and read its access log once more (see docs/security.md, known gaps)",
-)
 def test_attempt_after_the_last_reply_is_counted(arena: Arena, tmp_path: Path) -> None:
     """A thread that polls the registry once predict() has returned, while the process is still alive."""
     import time
