@@ -18,7 +18,7 @@ from tasks.inputs import PromotionInputs
 from tasks.ledger_evidence import log_decision, log_judged
 from tasks.links import prefect_run_link
 from tasks.mlflow_store import client
-from tasks.reconcile import record_external_change, version_tags
+from tasks.reconcile import ledger_champion, record_external_change, version_tags
 
 
 @dataclass(frozen=True)
@@ -117,10 +117,11 @@ def act(
     holder = registry.champion(c, name, policy.champion_alias)
     now = holder.version if holder else None
     stale_note = None
-    if now != judged:
+    if now != judged and now != ledger_champion(policy):  # a move another attempt recorded is not external
         if now == candidate.version:
             decision, note = _self_move(j, judged)
             warnings.append(note)
+            now = judged
         else:
             revert = policy.on_external_change == "revert"
             _, after = record_external_change(policy, judged, now, j.trigger, revert=revert)
@@ -130,15 +131,18 @@ def act(
             )
             if after != judged:
                 stale_note = warnings[-1]
+            now = after
     run_id = ledger.open_entry(
         policy.ledger_experiment, j.attempt_id, _open_tags(j, decision, approval), f"{name} v{candidate.version}"
     )
     try:
-        return _decide_and_record(j, run_id, decision, approval, present, judged, stale_note, warnings)
+        return _decide_and_record(j, run_id, decision, approval, present, judged, now, stale_note, warnings)
     except BaseException as exc:
         checkpoint("mark_failed")
         try:
-            ledger.mark_failed(run_id, f"the attempt stopped while acting: {type(exc).__name__}: {exc}")
+            holder = registry.champion(client(), name, policy.champion_alias)
+            if holder is None or holder.version != candidate.version:  # else moved: reconcile finishes it
+                ledger.mark_failed(run_id, f"the attempt stopped while acting: {type(exc).__name__}: {exc}")
         except Exception:  # the server may be the reason; reconcile finishes it later
             pass
         raise
@@ -151,6 +155,7 @@ def _decide_and_record(
     approval: ApprovalRecord | None,
     present: Present,
     judged: str | None,
+    current: str | None,
     stale_note: str | None,
     warnings: list[str],
 ) -> PromotionOutcome:
@@ -158,7 +163,7 @@ def _decide_and_record(
     c = client()
     name, candidate = policy.model_name, inputs.candidate
     log_judged(run_id, inputs, j.results, j.extra_files)
-    after = judged
+    after = current
     if stale_note is not None:
         outcome, message = Outcome.STALE, f"{stale_note}; not promoting on stale evidence (re-run to judge again)"
     elif decision.verdict is Verdict.NEEDS_APPROVAL:

@@ -6,6 +6,7 @@ until `<name>.go` appears there, so a test can kill or restart a server at exact
 promotion go on. A point already released (its `.go` exists) does not pause again.
 
 Points, in the order a promotion reaches them:
+  judging          run_gates, inputs loaded (champion read), before any gate runs
   gates            run_gates, after the data gates, before the models are scored
   acting           act(), after the decision, before anything is read or written for it
   ledger_created   ledger.open_entry, right after the attempt's run was created

@@ -64,6 +64,7 @@ def _model_step(name: str, ctx: GateContext, run: JudgingRun, out_dir: Path) -> 
 
 def run_gates(inputs: PromotionInputs, out_dir: Path) -> GateRun:
     """All enabled gates, in registry order. Model code runs only in the judging processes."""
+    checkpoint("judging")
     policy = inputs.policy
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = context_of(inputs)
