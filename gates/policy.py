@@ -246,7 +246,12 @@ class RobustnessGatePolicy(StrictModel):
         0.1, ge=0, le=1, description="Largest allowed fall from clean accuracy, at any epsilon or perturbation."
     )
     max_worse_than_champion: float | None = Field(
-        0.05, ge=0, le=1, description="Largest allowed shortfall against the champion's robust accuracy."
+        0.05,
+        ge=0,
+        le=1,
+        description="Largest allowed extra drop from clean accuracy over the champion's drop under the same attack "
+        "or perturbation (robustness is judged on the drop, so a candidate that is merely less accurate is left "
+        "to the evaluation gate).",
     )
     noise_levels: list[Annotated[float, Field(gt=0, le=10)]] = Field(
         default_factory=lambda: [0.1, 0.3], description="Gaussian noise on numeric features, in std units."

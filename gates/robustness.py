@@ -120,7 +120,7 @@ def _rule(policy: RobustnessGatePolicy, floor: float | None, champion: bool, fli
     if policy.max_drop is not None:
         parts.append(f"drop from clean <= {policy.max_drop:g}")
     if champion and policy.max_worse_than_champion is not None:
-        parts.append(f"<= {policy.max_worse_than_champion:g} below the champion")
+        parts.append(f"drop <= the champion's drop + {policy.max_worse_than_champion:g}")
     if flips and policy.max_flip_rate is not None:
         parts.append(f"flip rate <= {policy.max_flip_rate:g}")
     return "; ".join(parts)
@@ -149,10 +149,12 @@ def _judge(cand: RobustnessProfile, champ: RobustnessProfile | None, policy: Rob
             champ_acc = None
             if champ is not None and attack in champ.white_box and eps in champ.white_box[attack]:
                 champ_acc = champ.white_box[attack][eps]
-                if policy.max_worse_than_champion is not None and champ_acc - acc > policy.max_worse_than_champion:
+                extra = drop - (champ.clean_accuracy - champ_acc)
+                if policy.max_worse_than_champion is not None and extra > policy.max_worse_than_champion:
                     ok = False
                     notes.append(
-                        f"{champ_acc - acc:.3f} worse than the champion (max {policy.max_worse_than_champion})"
+                        f"drop {drop:.3f} is {extra:.3f} more than the champion's "
+                        f"{champ.clean_accuracy - champ_acc:.3f} (max {policy.max_worse_than_champion})"
                     )
             if not ok:
                 failures.append(f"{attack} eps={eps}: robust accuracy {acc:.3f}: {'; '.join(notes)}")
@@ -185,10 +187,11 @@ def _judge(cand: RobustnessProfile, champ: RobustnessProfile | None, policy: Rob
             notes.append(f"drop {drop:.3f} > max_drop {policy.max_drop}")
         other = champ_bb.get((row["perturbation"], row["level"]))
         champ_acc = other["accuracy"] if other and other.get("accuracy") is not None else None
-        if champ_acc is not None and policy.max_worse_than_champion is not None:
-            if champ_acc - row["accuracy"] > policy.max_worse_than_champion:
+        if champ_acc is not None and champ is not None and policy.max_worse_than_champion is not None:
+            extra = drop - (champ.clean_accuracy - champ_acc)
+            if extra > policy.max_worse_than_champion:
                 ok = False
-                notes.append(f"{champ_acc - row['accuracy']:.3f} worse than the champion")
+                notes.append(f"drop {drop:.3f} is {extra:.3f} more than the champion's")
         if not ok:
             failures.append(f"{name}: {'; '.join(notes)}")
         measurements.append(

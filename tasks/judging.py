@@ -32,7 +32,7 @@ SECRET_NAME = re.compile(
     r"|TOKEN|PASSWORD|PASSWD|SECRET|CREDENTIAL|API_KEY|ACCESS_KEY|PRIVATE_KEY",
     re.IGNORECASE,
 )
-KEEP = ("MLFLOW_DISABLE_TELEMETRY", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+KEEP = ("MLFLOW_DISABLE_TELEMETRY", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "MODELGATE_JUDGING_SANDBOX")
 
 
 def judging_env(work_dir: Path) -> dict[str, str]:
@@ -52,8 +52,13 @@ def judging_env(work_dir: Path) -> dict[str, str]:
             "PYTHONPATH": os.pathsep.join(p for p in (str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")) if p),
             "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
             ACCESS_LOG_ENV: str(work_dir / "access.log"),
+            # model code that calls a server by address fails fast instead of retrying for minutes
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",
         }
     )
+    # the candidate's and the champion's processes work side by side: half the cores each
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 2) // 2)))
     return env
 
 

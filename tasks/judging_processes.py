@@ -21,6 +21,30 @@ from collections.abc import Callable
 from pathlib import Path
 
 READY_TIMEOUT_S = 300
+SANDBOX_ENV = "MODELGATE_JUDGING_SANDBOX"
+# Own user, PID and network namespaces: judges see no process of the acting side (so not its
+# /proc/<pid>/environ) and have no network (not even the tracking server's address on loopback).
+SANDBOX = ["unshare", "--user", "--map-current-user", "--pid", "--fork", "--kill-child", "--mount-proc", "--net"]
+_SANDBOX_WORKS: list[bool] = []
+
+
+def sandbox_prefix() -> list[str]:
+    """The unshare command that puts the zygote in its own namespaces, when this system allows it
+    ($MODELGATE_JUDGING_SANDBOX=off turns it off); empty otherwise."""
+    if os.environ.get(SANDBOX_ENV, "auto") == "off" or shutil.which("unshare") is None:
+        return []
+    if not _SANDBOX_WORKS:
+        try:
+            done = subprocess.run([*SANDBOX, "true"], capture_output=True, timeout=30)
+            _SANDBOX_WORKS.append(done.returncode == 0)
+        except (OSError, subprocess.SubprocessError):
+            _SANDBOX_WORKS.append(False)
+    return list(SANDBOX) if _SANDBOX_WORKS[0] else []
+
+
+def sandboxed() -> bool:
+    """Whether judges run in their own namespaces here."""
+    return bool(sandbox_prefix())
 
 
 class ZygoteError(RuntimeError):
@@ -44,7 +68,7 @@ class Zygote:
         log = (self._home / "zygote.log").open("ab")
         env = {**self._environment(self._home), "MODELGATE_ZYGOTE_FD": str(theirs.fileno())}
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "tasks.judging_zygote"],
+            [*sandbox_prefix(), sys.executable, "-m", "tasks.judging_zygote"],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -85,6 +109,14 @@ class Zygote:
             socket.send_fds(self._control, [message], [requests, replies])
             return int(self._line(60)["pid"])
 
+    def kill(self, pid: int) -> None:
+        """Kill a judge's session (its pid is the zygote's view of it, so the zygote does the killing)."""
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None or self._control is None:
+                return
+            self._control.sendall(json.dumps({"kill": pid}).encode())
+            self._line(60)
+
     def stop(self) -> None:
         """Stop the zygote (judges have their own sessions and are stopped by their owners)."""
         with self._lock:
@@ -106,6 +138,7 @@ class JudgeProcess:
 
     def __init__(self, zygote: Zygote, work: Path) -> None:
         self.work = work
+        self.zygote = zygote
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         try:
@@ -133,10 +166,8 @@ class JudgeProcess:
 
     def kill(self) -> None:
         """Kill the judge's session (model threads and child processes included) and close the pipes."""
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+        if self.alive():
+            self.zygote.kill(self.pid)
         self.exit_code(wait=10)
         for close in (self.requests.close, lambda: os.close(self.replies)):
             try:

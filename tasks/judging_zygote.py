@@ -89,7 +89,15 @@ def main() -> None:
         message, fds, _flags, _addr = socket.recv_fds(control, 65536, 2)
         if not message:
             return  # the acting side went away
-        work = Path(json.loads(message)["work"])
+        request = json.loads(message)
+        if "kill" in request:
+            try:
+                os.killpg(int(request["kill"]), signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            control.sendall(json.dumps({"killed": request["kill"]}).encode() + b"\n")
+            continue
+        work = Path(request["work"])
         signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
         pid = os.fork()
         if pid == 0:

@@ -30,7 +30,12 @@ def test_passes_when_every_check_holds():
 def test_floor_drop_champion_and_flip_rate_each_fail():
     assert "below floor 0.7" in judge(prof(fgsm=0.69, clean=0.75), None, POLICY).summary
     assert "drop 0.150 > max_drop 0.1" in judge(prof(fgsm=0.70), None, POLICY).summary
-    assert "worse than the champion" in judge(prof(fgsm=0.78), prof(fgsm=0.82), POLICY).summary
+    assert (
+        "drop 0.070 is 0.040 more than the champion's 0.030" in judge(prof(fgsm=0.78), prof(fgsm=0.82), POLICY).summary
+    )
+    # merely less accurate (same drop as the champion's) is the evaluation gate's concern, not robustness'
+    less_accurate = judge(prof(fgsm=0.70, clean=0.73), prof(fgsm=0.82, clean=0.85), POLICY)
+    assert less_accurate.status.value == "passed"
     assert "flip rate 0.300 > 0.2" in judge(prof(flip=0.3), None, POLICY).summary
     non_blocking = POLICY.model_copy(update={"blocking": False})
     assert judge(prof(flip=0.3), None, non_blocking).status is GateStatus.WARNED
