@@ -21,6 +21,7 @@ import pytest
 from gates.decision import Verdict
 from gates.outcome import Outcome, PromotionOutcome
 from gates.result import GateResult, GateStatus
+from tasks.judging_processes import sandboxed
 from tests.integration import hostile_models as hm
 from tests.integration.conftest import Registry
 
@@ -343,11 +344,7 @@ with JudgingSide() as side:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a judging process runs as the same OS user and reads /proc/<parent pid>/environ, where the acting "
-    "process's credentials are (see docs/security.md, known gaps)",
-)
+@pytest.mark.skipif(not sandboxed(), reason="this system does not allow user, PID and network namespaces (unshare)")
 def test_judging_process_cannot_read_the_acting_process_environment(registry: Registry, tmp_path: Path) -> None:
     """An acting process started with credentials in its environment, as a CI job would start it."""
     import subprocess
@@ -416,12 +413,31 @@ def test_default_tracking_uri_is_refused_by_the_judging_guard(arena: Arena, tmp_
 
 
 @pytest.mark.slow
-def test_explicit_server_address_is_refused_without_credentials(
+@pytest.mark.skipif(not sandboxed(), reason="this system does not allow user, PID and network namespaces (unshare)")
+def test_explicit_server_address_is_out_of_the_judging_sides_reach(
     arena: Arena, auth_server: AuthServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The parent holds the admin's credentials for the server; the model, calling the server by its
-    address, gets 401. (The judging side does not see a call made by address: it is refused by the server,
-    not recorded, so it is no evidence against the candidate; see docs/security.md.)"""
+    """The parent holds the admin's credentials; the model, calling the server by its address from its own
+    network namespace, reaches nothing. (A call made by address is not recorded: see docs/security.md.)"""
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", auth_server.admin[0])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", auth_server.admin[1])
+    record = tmp_path / "calls.jsonl"
+    candidate = arena.log(hm.RegistryCaller(MODEL, str(record), tracking_uri=auth_server.url))
+
+    outcome = arena.promote(candidate)
+
+    [call] = [json.loads(line) for line in record.read_text().splitlines()]
+    assert "Network is unreachable" in call["error"]
+    assert outcome.outcome is Outcome.PROMOTED
+    assert arena.registry_champion() == candidate == arena.ledger_champion()
+
+
+def test_explicit_server_address_is_refused_without_credentials(
+    arena: Arena, auth_server: AuthServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_zygote
+) -> None:
+    """Without the namespaces (MODELGATE_JUDGING_SANDBOX=off, or a system that forbids them) the model reaches
+    the server by its address and gets 401: it has no credentials."""
+    monkeypatch.setenv("MODELGATE_JUDGING_SANDBOX", "off")
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", auth_server.admin[0])
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", auth_server.admin[1])
     record = tmp_path / "calls.jsonl"
