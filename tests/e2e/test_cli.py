@@ -49,7 +49,9 @@ def test_demo_leaves_state_inside_its_home(demo_home):
     assert (demo_home / "mlflow.db").is_file()
     assert (demo_home / "prefect" / "prefect.db").is_file()
     assert any((demo_home / "artifacts" / "model-promotions").rglob("summary.md"))
+    assert any((demo_home / "artifacts" / "modelgate-evidence-cache").rglob("gates.json"))
     assert any((demo_home / "evidence" / "cache" / "drift").rglob("drift.html"))
+    assert any((demo_home / "evidence" / "reports" / "adult-income").rglob("*.html"))
 
 
 @pytest.mark.slow

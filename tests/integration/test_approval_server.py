@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import BASELINE, MODEL, WORSE, cli_env, write_policy
+from tests.integration.conftest import BASELINE, EVIDENCE_CACHE, MODEL, WORSE, cli_env, write_policy
 from tests.integration.servers import BIN, call
 
 pytestmark = pytest.mark.slow
@@ -56,6 +56,16 @@ def state_of(api: str, run_id: str) -> str:
     return call("GET", f"{api}/flow_runs/{run_id}")["state"]["type"]
 
 
+def final_state(api: str, run_id: str) -> tuple[str, str]:
+    state = call("GET", f"{api}/flow_runs/{run_id}")["state"]
+    return state["type"], state["name"]
+
+
+def without_cache(snapshot: dict) -> dict:
+    """A registry snapshot without the evidence cache (gate results are kept before anyone is asked)."""
+    return {k: v for k, v in snapshot.items() if k != "evidence_cache_runs"}
+
+
 def finish(proc: subprocess.Popen) -> tuple[int, dict]:
     out, err = proc.communicate(timeout=180)
     assert out.strip(), err[-3000:]
@@ -76,7 +86,9 @@ def test_unlisted_approver_does_not_count_and_malformed_input_is_refused(registr
         run = paused_run(api, policy, proc, "1")
         description = form_description(api, run["id"], "1")
         assert "Approval needed" in description and "evaluation" in description and "alice, bob" in description
-        assert registry.snapshot() == before  # nothing is written while the run waits
+        # Nothing is decided while the run waits: no tag, alias or ledger run; only the gate results are cached.
+        assert without_cache(registry.snapshot()) == without_cache(before)
+        assert len(registry.run_ids(EVIDENCE_CACHE)) == 1
 
         refused = resume(api, run["id"], {"approve": "maybe"})
         assert refused["status"] != "ACCEPT" and "Validation failed" in refused["details"]["reason"]
@@ -91,18 +103,23 @@ def test_unlisted_approver_does_not_count_and_malformed_input_is_refused(registr
     finally:
         proc.kill()
     assert code == 1 and outcome["outcome"] == "rejected"
+    assert final_state(api, outcome["flow_run_id"]) == ("FAILED", "Rejected")
     approval = outcome["approval"]
     assert approval["approver"] == "Bob" and approval["approved"] is False and approval["requests"] == 2
     assert any("mallory" in why for why in approval["ignored"])
     assert outcome["decision"]["reasons"][0] == "rejected by Bob: fairness report needs a second look"
 
     c = registry.client()
-    tags = c.get_model_version(MODEL, BASELINE).tags
+    assert registry.modelgate_tags(BASELINE) == {
+        "modelgate.decision": "reject",
+        "modelgate.outcome": "rejected",
+        "modelgate.ledger_run_id": outcome["ledger_run_id"],
+        "modelgate.report": outcome["report_links"]["report"],
+    }
+    tags = c.get_run(outcome["ledger_run_id"]).data.tags  # who answered, and why, is in the ledger
     assert tags["modelgate.approver"] == "Bob" and tags["modelgate.approval"] == "rejected"
     assert tags["modelgate.approval_reason"] == "fairness report needs a second look"
-    ledger_run = c.get_run(outcome["ledger_run_id"])
-    assert ledger_run.data.tags["modelgate.approver"] == "Bob"
-    assert ledger_run.data.tags["modelgate.approval_time"]
+    assert tags["modelgate.approval_time"] == approval["answered_at"]
     assert not c.get_registered_model(MODEL).aliases  # no champion
 
 
@@ -125,8 +142,16 @@ def test_override_of_a_failed_gate_needs_a_written_reason(registry, prefect_serv
     assert code == 0 and outcome["outcome"] == "promoted" and outcome["champion_after"] == WORSE
     assert outcome["approval"]["override"] is True
     assert outcome["decision"]["failing_gates"] == ["evaluation"]  # the failure stays on record
-    tags = registry.client().get_model_version(MODEL, WORSE).tags
+    assert final_state(api, outcome["flow_run_id"]) == ("COMPLETED", "Promoted")
+    assert registry.modelgate_tags(WORSE) == {
+        "modelgate.decision": "promote",
+        "modelgate.outcome": "promoted",
+        "modelgate.ledger_run_id": outcome["ledger_run_id"],
+        "modelgate.report": outcome["report_links"]["report"],
+    }
+    tags = registry.client().get_run(outcome["ledger_run_id"]).data.tags
     assert tags["modelgate.override"] == "true" and tags["modelgate.approver"] == "alice"
+    assert tags["modelgate.approval_reason"] == "hotfix: v1 mislabels a new product line"
     assert str(registry.client().get_model_version_by_alias(MODEL, "previous-champion").version) == BASELINE
 
 
@@ -140,8 +165,15 @@ def test_timeout_leaves_the_version_pending(registry, prefect_server_api, tmp_pa
         proc.kill()
     assert code == 4 and outcome["outcome"] == "pending" and outcome["approval"]["timed_out"] is True
     assert outcome["decision"]["verdict"] == "needs_approval"
-    assert state_of(prefect_server_api, outcome["flow_run_id"]) == "COMPLETED"
+    assert final_state(prefect_server_api, outcome["flow_run_id"]) == ("CANCELLED", "Pending")
     after = registry.snapshot()
     assert not registry.client().get_registered_model(MODEL).aliases
     assert len(after["ledger_runs"]) == len(before["ledger_runs"]) + 1
-    assert after["versions"][BASELINE][0]["modelgate.outcome"] == "pending"
+    assert registry.modelgate_tags(BASELINE) == {
+        "modelgate.decision": "needs_approval",
+        "modelgate.outcome": "pending",
+        "modelgate.ledger_run_id": outcome["ledger_run_id"],
+        "modelgate.report": outcome["report_links"]["report"],
+    }
+    ledger = registry.client().get_run(outcome["ledger_run_id"]).data.tags
+    assert ledger["modelgate.approval"] == "timed out" and ledger["modelgate.outcome"] == "pending"

@@ -72,12 +72,24 @@ def test_promotion_against_mlflow_server_and_prefect_server_on_postgres(tmp_path
             c = MlflowClient(ml)
             assert str(c.get_model_version_by_alias(MODEL, "champion").version) == "2"
             assert str(c.get_model_version_by_alias(MODEL, "previous-champion").version) == "1"
-            run = c.get_run(outcomes[1]["ledger_run_id"])
+            run_id = outcomes[1]["ledger_run_id"]
+            run = c.get_run(run_id)
             assert run.info.artifact_uri.startswith("mlflow-artifacts:/")
+            assert run.data.tags["modelgate.trigger"] == "recipe" and run.data.tags["modelgate.outcome"] == "promoted"
             decision = json.loads(
-                Path(c.download_artifacts(run.info.run_id, "evidence/decision.json", str(tmp_path))).read_text()
+                Path(c.download_artifacts(run_id, "evidence/decision.json", str(tmp_path))).read_text()
             )
-            assert decision["outcome"] == "promoted" and decision["trigger"] == "recipe"
-            assert outcomes[1]["report_links"]["mlflow"].startswith(f"{ml}/#/experiments/")
+            assert decision["outcome"] == "promoted" and decision["ledger_run_id"] == run_id
+            links = outcomes[1]["report_links"]
+            run_page = f"{ml}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
+            assert links["MLflow ledger run"].startswith(run_page)
+            assert links["report"].startswith(f"{run_page}/artifactPath/evidence/report.html")
+            tags = c.get_model_version(MODEL, "2").tags
+            assert {k: v for k, v in tags.items() if k.startswith("modelgate.")} == {
+                "modelgate.decision": "promote",
+                "modelgate.outcome": "promoted",
+                "modelgate.ledger_run_id": run_id,
+                "modelgate.report": links["report"],
+            }
             assert [e["version"] for e in json.loads(history.stdout)] == ["1", "2"]
             assert (tmp_path / "prefect" / "prefect.db").exists() is False  # Prefect's state is in PostgreSQL

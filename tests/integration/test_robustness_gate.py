@@ -1,4 +1,5 @@
-"""The robustness gate through the promotion flow: demo models, pytorch-flavour models, fallbacks."""
+"""The robustness gate: the demo's brittle model through the promotion flow; pytorch-flavour models and the
+fallbacks through the gate's step on the judging side (each model in its own process)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from flows.promote import promote_version
 from gates.outcome import Outcome
-from tests.integration.conftest import BASELINE, BRITTLE, MODEL
+from tasks.robustness_steps import robustness_step
+from tests.integration.conftest import BASELINE, BRITTLE, flow_run_state, gate, judging, promote
 from tests.integration.models import CategoryModel, FrozenTorchModel, log_python_model, log_torch_model
 
 SYNTHETIC_POLICY = """
@@ -18,6 +19,8 @@ eval_data: {{path: {path}, target: y}}
 gates:
   data_validation: {{min_rows: 10}}
   bias: {{enabled: false}}
+  latency: {{enabled: false}}
+  integration: {{enabled: false}}
   evaluation:
     metrics: {{accuracy: {{threshold: 0.3}}}}
   robustness:
@@ -27,10 +30,6 @@ gates:
     max_drop: 0.5
     max_flip_rate: 0.6
 """
-
-
-def gate(outcome, name: str):
-    return next(g for g in outcome.gates if g.gate == name)
 
 
 @pytest.fixture
@@ -51,25 +50,35 @@ def synthetic(registry, tmp_path):
     return frame, policy
 
 
-def test_brittle_candidate_is_rejected_by_robustness_alone(registry, demo_policy):
-    promote_version(MODEL, BASELINE, demo_policy)
-    outcome = promote_version(MODEL, BRITTLE, demo_policy)
+def robustness_of(policy: str, name: str, version: str, out_dir):
+    """The robustness gate's result for one version (no champion), from its step on the judging side."""
+    with judging(policy, version, out_dir, model=name) as (ctx, run):
+        return robustness_step(ctx, run, out_dir)
+
+
+def test_brittle_candidate_is_rejected_by_robustness_alone(registry, demo_policy, quick_policy):
+    promote(BASELINE, quick_policy)
+    outcome = promote(BRITTLE, demo_policy)
     assert outcome.outcome is Outcome.REJECTED
+    assert flow_run_state(outcome.flow_run_id) == ("FAILED", "Rejected")
     assert outcome.decision.failing_gates == ("robustness",)
     assert gate(outcome, "evaluation").status.value == "passed"
     rob = gate(outcome, "robustness")
     cand, champ = rob.details["candidate"], rob.details["champion"]
     assert cand["white_box"]["pgd_linf"]["0.1"] < champ["white_box"]["pgd_linf"]["0.1"]
-    for _attack in ("fgsm", "pgd_linf"):
-        for eps in ("0.05", "0.1", "0.25"):
-            assert cand["white_box"]["pgd_linf"][eps] <= cand["white_box"]["fgsm"][eps] + 0.005
+    for eps in ("0.05", "0.1", "0.25"):
+        assert cand["white_box"]["pgd_linf"][eps] <= cand["white_box"]["fgsm"][eps] + 0.005
+    assert rob.details["attacked_view"] == {
+        "candidate": "the model's own torch_module() behind its encode()",
+        "champion": "the model's own torch_module() behind its encode()",
+    }
     c = registry.client()
     files = {a.path for a in c.list_artifacts(outcome.ledger_run_id, "evidence/reports/robustness")}
-    assert "evidence/reports/robustness/robustness.png" in files
+    assert files == {"evidence/reports/robustness/robustness.png"}
 
 
 @pytest.mark.parametrize("fmt", ["pt2", "pickle"])
-def test_pytorch_flavour_models_get_white_box_attacks(registry, synthetic, fmt):
+def test_pytorch_flavour_models_get_white_box_attacks(registry, synthetic, fmt, tmp_path):
     frame, policy = synthetic
     name = f"torch-{fmt}"
     version = log_torch_model(name, frame, ["a", "b", "c"], "y", fmt)
@@ -78,29 +87,32 @@ def test_pytorch_flavour_models_get_white_box_attacks(registry, synthetic, fmt):
         if fmt == "pt2"
         else "model_output: {kind: logits}"
     )
-    outcome = promote_version(name, version, policy(name, extra), dry_run=True)
-    rob = gate(outcome, "robustness")
-    assert rob.status.value in ("passed", "failed"), rob.summary
-    white = rob.details["candidate"]["white_box"]
+    rob = robustness_of(policy(name, extra), name, version, tmp_path)
+    assert rob.status.value == "passed", rob.summary
+    assert rob.details["attacked_view"] == {"candidate": f"the pytorch flavour's module ({fmt}) behind the input path"}
+    cand = rob.details["candidate"]
+    white = cand["white_box"]
     assert set(white) == {"fgsm", "pgd_linf", "pgd_l2"}
-    assert white["pgd_linf"]["0.1"] <= white["fgsm"]["0.1"] + 0.005 < rob.details["candidate"]["clean_accuracy"] + 0.005
+    assert white["pgd_linf"]["0.1"] <= white["fgsm"]["0.1"] + 0.005 < cand["clean_accuracy"] + 0.005
+    assert rob.report_files == (str(tmp_path / "robustness.png"),)
 
 
-def test_model_without_gradients_falls_back_to_black_box(registry, synthetic):
+def test_model_without_gradients_falls_back_to_black_box(registry, synthetic, tmp_path):
     frame, policy = synthetic
     version = log_python_model("frozen", FrozenTorchModel(), frame[["a", "b", "c"]].head(5))
-    outcome = promote_version("frozen", version, policy("frozen"), dry_run=True)
-    rob = gate(outcome, "robustness")
+    rob = robustness_of(policy("frozen"), "frozen", version, tmp_path)
     assert rob.details["candidate"]["white_box"] == {}
-    assert "no gradients through the model" in rob.summary
-    assert {r["perturbation"] for r in rob.details["candidate"]["black_box"]} >= {"gaussian_noise"}
+    assert rob.details["attacked_view"] == {"candidate": ""}
+    assert "no gradients through the model (RuntimeError); white-box attacks skipped, black-box only" in rob.summary
+    kinds = {r["perturbation"] for r in rob.details["candidate"]["black_box"]}
+    assert kinds == {"gaussian_noise"}  # no column may be missing under this policy
+    assert rob.report_files == ()
 
 
-def test_non_numeric_inputs_only(registry, synthetic):
+def test_non_numeric_inputs_only(registry, synthetic, tmp_path):
     frame, policy = synthetic
     version = log_python_model("colours", CategoryModel(), frame[["colour"]].head(5))
-    outcome = promote_version("colours", version, policy("colours"), dry_run=True)
-    rob = gate(outcome, "robustness")
+    rob = robustness_of(policy("colours"), "colours", version, tmp_path)
     assert "exposes no torch module" in rob.summary
     kinds = {r["perturbation"] for r in rob.details["candidate"]["black_box"]}
-    assert "gaussian_noise" not in kinds and {"category_swap", "missing_values"} <= kinds
+    assert kinds == {"category_swap", "missing_values"}

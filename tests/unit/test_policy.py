@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
+import yaml
 
 from gates.errors import PolicyError
 from gates.policy import policy_hash, policy_json_schema
@@ -21,10 +23,17 @@ def write(tmp_path, text: str):
     return path
 
 
-def test_demo_policy_is_valid_and_hash_is_stable():
+def test_demo_policy_is_valid_and_hash_is_stable(tmp_path):
     policy = load_policy(DEMO)
     assert policy.model_name == "adult-income"
-    assert policy_hash(policy) == policy_hash(load_policy(DEMO))
+    # The hash is sha256 of the normalised policy: sorted keys, compact separators, defaults filled in.
+    canonical = json.dumps(policy.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    assert policy_hash(policy) == hashlib.sha256(canonical.encode()).hexdigest()
+    # The same policy written another way (keys reversed, flow style, no comments) hashes the same.
+    data = yaml.safe_load(DEMO.read_text())
+    rewritten = write(tmp_path, yaml.safe_dump(dict(reversed(data.items())), default_flow_style=True))
+    assert rewritten.read_text() != DEMO.read_text()
+    assert policy_hash(load_policy(rewritten)) == policy_hash(policy)
 
 
 def test_defaults_are_filled_and_hash_tracks_content(tmp_path):
