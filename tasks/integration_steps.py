@@ -130,8 +130,11 @@ class ScoringServer:
         return False, f"not healthy after {timeout:g} s\n{self.log()}"
 
     def log(self) -> str:
+        """The server's ERROR lines (the cause, e.g. a port in use, comes before the traceback), then its tail."""
         self._log.flush()
-        return _tail(self.log_path.read_text(errors="replace"))
+        text = self.log_path.read_text(errors="replace")
+        errors = [line.strip() for line in text.splitlines() if line.startswith("ERROR")][:3]
+        return "\n".join([*errors, _tail(text)])
 
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None and self.proc.poll() is None:

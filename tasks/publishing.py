@@ -50,8 +50,18 @@ def presentation(inputs: PromotionInputs, outcome: PromotionOutcome, run_id: str
     )
     summary = summary_markdown(with_run, links)
     line = decision_line(with_run) + (f" Report: {links['report']}" if "report" in links else "")
-    note = summary
-    return Presentation(summary=summary, html=html, note=note, line=line, report_link=links.get("report", ""))
+    return Presentation(
+        summary=summary, html=html, note=run_note(summary), line=line, report_link=links.get("report", "")
+    )
+
+
+NOTE_LIMIT = 8000  # MLflow's longest tag value; longer notes are cut by MLflow with a warning
+NOTE_CUT = "\n\n... (cut to fit the run's description; the whole summary is evidence/summary.md)"
+
+
+def run_note(summary: str) -> str:
+    """The ledger run's description: the summary, cut to fit MLflow's tag limit with a pointer to the whole."""
+    return summary if len(summary) <= NOTE_LIMIT else summary[: NOTE_LIMIT - len(NOTE_CUT)] + NOTE_CUT
 
 
 def write_local_report(outcome: PromotionOutcome, html: str) -> Path:
