@@ -67,6 +67,9 @@ class InProcessJudge:
     def log_tail(self, lines: int = 8) -> str:
         return ""
 
+    def new_attempts(self) -> tuple[str, ...]:
+        return ()
+
     def stop(self) -> None:
         self.host = None  # type: ignore[assignment]
 

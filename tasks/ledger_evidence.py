@@ -20,7 +20,7 @@ from tasks.mlflow_store import client
 from tasks.retrying import retried
 
 DIGITS = 6
-NOTE_LIMIT = 7900  # MLflow keeps 8,000 characters of a tag value
+NOTE_LIMIT = 8000  # MLflow keeps 8,000 characters of a tag value (MAX_TAG_VAL_LENGTH)
 
 
 def _fit(text: str, limit: int) -> str:
@@ -32,7 +32,15 @@ def _fit(text: str, limit: int) -> str:
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_\-.]+", "_", text.replace(":", ".").replace("@", "_at_")).strip("_.")[:120]
+    """A metric name part: 'sex x race: worst_group_accuracy' -> 'sex_x_race.worst_group_accuracy'."""
+    dotted = re.sub(r"\s*:\s*", ".", text).replace("@", "_at_")
+    return re.sub(r"[^A-Za-z0-9_\-.]+", "_", dotted).strip("_.")[:120]
+
+
+def metric_base(gate: str, measurement: str) -> str:
+    """'<gate>.<measurement>', without repeating the gate ('drift:age' -> 'drift.age', not 'drift.drift.age')."""
+    name = _slug(measurement)
+    return name if name.startswith(f"{gate}.") else f"{gate}.{name}"
 
 
 def _round(value: float | None) -> float | None:
@@ -42,12 +50,21 @@ def _round(value: float | None) -> float | None:
 
 
 def metrics_of(results: list[GateResult]) -> dict[str, float]:
-    """`<gate>.<measurement>.candidate|champion|difference`, rounded to six significant digits."""
+    """`<gate>.<measurement>.candidate|champion|difference` (candidate - champion, whatever way the gate orients
+    its own difference) and `.relative_difference` where the gate judged a ratio; six significant digits."""
     out: dict[str, float] = {}
     for r in results:
         for m in r.measurements:
-            base = f"{r.gate}.{_slug(m.name)}"
-            for suffix, value in (("candidate", m.value), ("champion", m.champion_value), ("difference", m.difference)):
+            base = metric_base(r.gate, m.name)
+            both = m.value is not None and m.champion_value is not None
+            difference = m.value - m.champion_value if both else None if m.relative else m.difference
+            values = (
+                ("candidate", m.value),
+                ("champion", m.champion_value),
+                ("difference", difference),
+                ("relative_difference", m.difference if m.relative else None),
+            )
+            for suffix, value in values:
                 rounded = _round(value)
                 if rounded is not None:
                     out[f"{base}.{suffix}"] = rounded

@@ -9,6 +9,9 @@ import mlflow
 from tasks.mlflow_store import client
 
 REPORT_ARTIFACT = "evidence/report.html"
+# MLflow 3's UI picks its GenAI or model-training view from a global switch (GenAI unless changed), not from the
+# experiment's mlflow.experimentKind tag; this query parameter opens a link in the model-training view.
+MODEL_TRAINING_VIEW = "?workflowType=machine_learning"
 
 
 def mlflow_run_link(run_id: str, experiment: str) -> str:
@@ -16,7 +19,7 @@ def mlflow_run_link(run_id: str, experiment: str) -> str:
     uri = mlflow.get_tracking_uri()
     exp = client().get_experiment_by_name(experiment)
     if uri.startswith("http") and exp is not None:
-        return f"{uri.rstrip('/')}/#/experiments/{exp.experiment_id}/runs/{run_id}"
+        return f"{uri.rstrip('/')}/#/experiments/{exp.experiment_id}/runs/{run_id}{MODEL_TRAINING_VIEW}"
     return f"mlflow run {run_id} (experiment {experiment!r}, {uri})"
 
 
@@ -25,7 +28,8 @@ def report_link(run_id: str) -> str:
     uri = mlflow.get_tracking_uri()
     run = client().get_run(run_id)
     if uri.startswith("http"):  # MLflow's UI shows the page in its artifact viewer
-        return f"{uri.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run_id}/artifactPath/{REPORT_ARTIFACT}"
+        run_page = f"{uri.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
+        return f"{run_page}/artifactPath/{REPORT_ARTIFACT}{MODEL_TRAINING_VIEW}"
     artifact_uri = run.info.artifact_uri
     return f"{artifact_uri.rstrip('/')}/{REPORT_ARTIFACT}"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from gates.names import EVENT_PREFIX
 from gates.outcome import PromotionOutcome
 from gates.registry import report_order
-from gates.report_format import decision_line, gate_tables, summary_markdown
+from gates.report_format import decision_line, gate_tables, markdown_text, summary_markdown
 from tasks.acting import Presentation
 from tasks.evidence import evidence_root
 from tasks.inputs import PromotionInputs
@@ -84,7 +84,9 @@ def publish_prefect(outcome: PromotionOutcome, summary: str, links: dict[str, st
             if not rows:
                 continue
             key = artifact_key("gate", result.gate, *([suffix] if suffix else []), model, "v" + version)
-            title = f"{result.gate}{' / ' + suffix if suffix else ''}: {result.status.value}: {result.summary}"
+            title = markdown_text(
+                f"{result.gate}{' / ' + suffix if suffix else ''}: {result.status.value}: {result.summary}"
+            )
             create_table_artifact(key=key, table=rows, description=title[:1000])
             keys.append(key)
     target = links.get("report")

@@ -79,9 +79,9 @@ def render_report(
         _banner(outcome, names),
         _reasons(outcome),
         _gate_table(gates),
-        _facts(outcome, names, decided_at, data_summary or {}),
         _links(every_link, "Evidence", "evidence"),
         *(_gate_section(g, names, policy, every_link) for g in gates),
+        _facts(outcome, names, decided_at, data_summary or {}),  # reference facts after the evidence
         f"<footer>{escape(title)} - decided {escape(decided_at)} - policy {escape(outcome.policy_hash[:12])}</footer>",
     ]
     return (

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gates.outcome import Outcome
 from tests.conftest import ROOT
-from tests.integration.conftest import BASELINE, BRITTLE, FULL, MODEL, SLOW, WORSE, cli_env, write_policy
+from tests.integration.conftest import BASELINE, BRITTLE, FULL, MODEL, SLOW, WORSE, cli_env, promote, write_policy
 from tests.integration.servers import BIN, call, prefect_worker
 
 pytestmark = pytest.mark.slow
@@ -93,21 +94,39 @@ def test_ci_style_deployment_run_through_a_worker(registry, deployed, tmp_path):
     log = promoted.stdout + promoted.stderr + rejected.stderr + (tmp_path / "worker.log").read_text()
     assert promoted.returncode == 0 and "'Promoted'" in promoted.stdout, log[-4000:]
     assert rejected.returncode == 1 and f"v{WORSE}: Rejected" in rejected.stdout, log[-4000:]
-    states = {r["parameters"]["version"]: r["state"]["name"] for r in flow_runs(api, PROMOTE, "COMPLETED")}
-    assert states[BASELINE] == "Promoted" and states[WORSE] == "Rejected"
+    states = {
+        r["parameters"]["version"]: (r["state"]["type"], r["state"]["name"])
+        for r in flow_runs(api, PROMOTE)
+        if r["parameters"].get("policy_path") == policy
+    }
+    assert states == {BASELINE: ("COMPLETED", "Promoted"), WORSE: ("FAILED", "Rejected")}
     c = registry.client()
     assert str(c.get_model_version_by_alias(MODEL, "champion").version) == BASELINE
     exp = c.get_experiment_by_name("model-promotions")
-    ledger = {r.data.tags["modelgate.version"]: r.data.tags for r in c.search_runs([exp.experiment_id])}
-    assert ledger[BASELINE]["modelgate.trigger"] == "ci" and ledger[BASELINE]["modelgate.outcome"] == "promoted"
-    assert ledger[WORSE]["modelgate.outcome"] == "rejected"
+    runs = {r.data.tags["modelgate.version"]: r for r in c.search_runs([exp.experiment_id])}
+    assert sorted(runs) == [BASELINE, WORSE]
+    for version, outcome in ((BASELINE, "promoted"), (WORSE, "rejected")):
+        tags = runs[version].data.tags
+        assert tags["modelgate.trigger"] == "ci" and tags["modelgate.outcome"] == outcome
+        assert runs[version].info.status == "FINISHED"
+        recorded = registry.modelgate_tags(version)
+        assert set(recorded) == {
+            "modelgate.decision",
+            "modelgate.outcome",
+            "modelgate.ledger_run_id",
+            "modelgate.report",
+        }
+        assert recorded["modelgate.outcome"] == outcome
+        assert recorded["modelgate.ledger_run_id"] == runs[version].info.run_id
 
 
 def test_promotions_started_at_once_end_with_one_champion(registry, prefect_server_api, tmp_path):
     """Three candidates that all beat v1, started together: one wins the lock's compare-and-set, the
-    others see that the champion moved and record `stale` rather than deciding against v1."""
-    registry.client().set_registered_model_alias(MODEL, "champion", BASELINE)
+    others see that the champion moved (by a promotion the ledger records, so no external change) and
+    record `stale` rather than deciding against v1."""
     policy = write_policy(tmp_path / "policy.yaml")
+    first = promote(BASELINE, policy)
+    assert first.outcome is Outcome.PROMOTED
     env = cli_env(registry, prefect_server_api)
     procs = {
         v: subprocess.Popen(
@@ -135,9 +154,12 @@ def test_promotions_started_at_once_end_with_one_champion(registry, prefect_serv
         if v != winner:
             assert code == 3 and o["outcome"] == "stale" and o["champion_after"] == winner
     exp = c.get_experiment_by_name("model-promotions")
-    ledger = c.search_runs([exp.experiment_id])
-    assert sorted(r.data.tags["modelgate.version"] for r in ledger) == sorted(procs)
+    ledger = [r for r in c.search_runs([exp.experiment_id]) if r.info.run_id != first.ledger_run_id]
+    assert sorted((r.data.tags["modelgate.version"], r.data.tags["modelgate.outcome"]) for r in ledger) == sorted(
+        (v, "promoted" if v == winner else "stale") for v in procs
+    )
     assert all(r.data.tags["modelgate.prior_champion"] == BASELINE for r in ledger)
+    assert all(r.data.tags["modelgate.decision"] == "promote" for r in ledger)  # none recorded a move from outside
 
 
 def scan(env: dict[str, str], **params: object) -> subprocess.CompletedProcess:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
-from uuid import UUID
 
 import pytest
 
@@ -14,39 +12,40 @@ from gates.outcome import Outcome
 from modelgate.cli import main
 from tasks.ledger import history
 from tasks.locks import lock_name, promotion_lock
-from tests.integration.conftest import BASELINE, BRITTLE, FULL, MODEL, WORSE, write_policy
-
-
-def task_states(flow_run_id: str, task_name: str) -> list[str]:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, TaskRunFilter, TaskRunFilterName
-
-    async def read():
-        async with get_client() as client:
-            return await client.read_task_runs(
-                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[UUID(flow_run_id)])),
-                task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=task_name)),
-            )
-
-    return [r.state.name for r in asyncio.run(read())]
+from tests.integration.conftest import (
+    BASELINE,
+    BRITTLE,
+    EVIDENCE_CACHE,
+    FULL,
+    MODEL,
+    WORSE,
+    flow_run_state,
+    promote,
+    write_policy,
+)
 
 
 def test_rerun_reuses_cached_gates_and_records_no_second_decision(registry, quick_policy):
-    first = promote_version(MODEL, WORSE, quick_policy)
+    first = promote(WORSE, quick_policy)
     assert first.outcome is Outcome.REJECTED and not first.reused
-    assert task_states(first.flow_run_id, "run-gates") == ["Completed"]
+    (cached,) = registry.run_ids(EVIDENCE_CACHE)  # the gate results, kept on the evaluation key
+    assert registry.client().get_run(cached).data.tags["modelgate.evaluation_key"] == first.evaluation_key
 
-    again = promote_version(MODEL, WORSE, quick_policy)
+    before = registry.snapshot()
+    again = promote(WORSE, quick_policy)
     assert again.reused and again.outcome is Outcome.REJECTED and again.exit_code == 1
-    assert again.ledger_run_id == first.ledger_run_id and "already decided" in again.message
+    assert flow_run_state(again.flow_run_id) == ("FAILED", "Rejected")
+    assert again.ledger_run_id == first.ledger_run_id
+    assert again.message.startswith(f"already decided (rejected) in ledger run {first.ledger_run_id} at ")
     assert again.evaluation_key == first.evaluation_key
     assert again.gates == first.gates
-    assert task_states(again.flow_run_id, "run-gates") == ["Cached"]
-    assert len(history(MODEL, "model-promotions")) == 1
+    # Nothing written: no ledger run, no tag, and the cached gate results were read, not stored again.
+    assert registry.snapshot() == before
 
-    forced = promote_version(MODEL, WORSE, quick_policy, force=True)
+    forced = promote(WORSE, quick_policy, force=True)
     assert not forced.reused and forced.ledger_run_id != first.ledger_run_id
-    assert task_states(forced.flow_run_id, "run-gates") == ["Completed"]
+    assert forced.evaluation_key == first.evaluation_key
+    assert len(registry.run_ids(EVIDENCE_CACHE)) == 2  # force ran the gates again
     assert len(history(MODEL, "model-promotions")) == 2
 
 
@@ -63,10 +62,12 @@ def test_a_promotion_undone_by_rollback_is_judged_again(registry, quick_policy, 
 
 
 def test_a_changed_policy_is_a_new_evaluation(registry, quick_policy, tmp_path):
-    first = promote_version(MODEL, WORSE, quick_policy)
+    first = promote(WORSE, quick_policy)
     stricter = write_policy(tmp_path / "other.yaml", description="another policy text changes the hash")
-    second = promote_version(MODEL, WORSE, stricter)
+    second = promote(WORSE, stricter)
     assert second.evaluation_key != first.evaluation_key and not second.reused
+    assert second.outcome is Outcome.REJECTED and second.ledger_run_id != first.ledger_run_id
+    assert len(registry.run_ids(EVIDENCE_CACHE)) == 2
     assert len(history(MODEL, "model-promotions")) == 2
 
 
@@ -83,39 +84,48 @@ def test_held_lock_stops_the_promotion_before_it_writes(registry, tmp_path, quic
     with promotion_lock(MODEL, 10) as name:
         assert name == lock_name(MODEL) and active_slots(name) == 1
         with pytest.raises(LockTimeout, match="could not take the promotion lock"):
-            promote_version(MODEL, BASELINE, policy)
+            promote(BASELINE, policy)
     assert registry.snapshot() == before
     assert active_slots(name) == 0
-    after = promote_version(MODEL, BASELINE, quick_policy)  # released: the promotion goes through
+    after = promote(BASELINE, quick_policy)  # released: the promotion goes through
     assert after.outcome is Outcome.PROMOTED
 
 
 def test_approval_timeout_rejects_by_default(registry, tmp_path):
     approval = {"mode": "always", "approvers": ["alice"], "timeout_s": 2, "poll_interval_s": 1}
     policy = write_policy(tmp_path / "p.yaml", approval=approval)
-    outcome = promote_version(MODEL, BASELINE, policy)
+    outcome = promote(BASELINE, policy)
     assert outcome.outcome is Outcome.REJECTED and outcome.approval.timed_out
+    assert flow_run_state(outcome.flow_run_id) == ("FAILED", "Rejected")
     assert outcome.decision.reasons[0] == "no approval within 2 s"
     assert not registry.client().get_registered_model(MODEL).aliases
-    tags = registry.client().get_model_version(MODEL, BASELINE).tags
-    assert tags["modelgate.approval"] == "timed out"
+    assert registry.modelgate_tags(BASELINE) == {
+        "modelgate.decision": "reject",
+        "modelgate.outcome": "rejected",
+        "modelgate.ledger_run_id": outcome.ledger_run_id,
+        "modelgate.report": outcome.report_links["report"],
+    }
+    ledger_tags = registry.client().get_run(outcome.ledger_run_id).data.tags
+    assert ledger_tags["modelgate.approval"] == "timed out"
 
 
 def test_dry_run_says_a_person_would_be_asked(registry, tmp_path):
     approval = {"mode": "always", "approvers": ["alice"], "timeout_s": 1, "poll_interval_s": 1}
     policy = write_policy(tmp_path / "p.yaml", approval=approval)
     before = registry.snapshot()
-    outcome = promote_version(MODEL, BASELINE, policy, dry_run=True)
+    outcome = promote(BASELINE, policy, dry_run=True)
     assert outcome.outcome is Outcome.DRY_RUN and outcome.decision.verdict.value == "needs_approval"
     assert outcome.exit_code == 4 and outcome.approval is None
+    assert flow_run_state(outcome.flow_run_id) == ("COMPLETED", "DryRun")
     assert registry.snapshot() == before
 
 
 def test_warnings_need_approval_only_in_on_warning_mode(registry, tmp_path):
     approval = {"mode": "on_warning", "approvers": ["alice"], "timeout_s": 1, "poll_interval_s": 1}
     policy = write_policy(tmp_path / "p.yaml", approval=approval)
-    outcome = promote_version(MODEL, BASELINE, policy)  # evaluation alone passes without warnings
+    outcome = promote(BASELINE, policy)  # evaluation alone passes without warnings
     assert outcome.outcome is Outcome.PROMOTED and outcome.approval is None
+    assert outcome.decision.warning_gates == ()
 
 
 def test_champion_at_and_rollback(registry, quick_policy, capsys):

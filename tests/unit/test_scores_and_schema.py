@@ -46,9 +46,7 @@ def test_unreadable_outputs(output, spec, message):
         positive_scores(output, spec, 2)
 
 
-SCHEMA = InputSchema(
-    columns=(InputColumn("age", "long"), InputColumn("sex", "string"), InputColumn("score", "double"))
-)
+SCHEMA = InputSchema(columns=(InputColumn("age", "long"), InputColumn("sex", "string"), InputColumn("score", "double")))
 
 
 def test_good_frame_has_no_problems():
