@@ -44,20 +44,28 @@ def build_expectations(
             "kwargs": {"min_value": policy.min_rows, "max_value": policy.max_rows},
         }
     ]
+    nulls = null_allowance([c.name for c in columns], policy, reference)
     for col in [*columns, ColumnSpec(target, "any")]:
         suite.append({"type": "expect_column_to_exist", "kwargs": {"column": col.name}})
         if col.type in TYPE_LISTS:
             types = list(TYPE_LISTS[col.type])
-            if col.name in policy.allow_nulls and col.type in ("long", "integer"):
+            if col.name in nulls and col.type in ("long", "integer"):
                 types.append("float64")  # pandas holds integers with missing values as floats
             suite.append(
                 {"type": "expect_column_values_to_be_in_type_list", "kwargs": {"column": col.name, "type_list": types}}
             )
-        if col.name not in policy.allow_nulls:
-            suite.append({"type": "expect_column_values_to_not_be_null", "kwargs": {"column": col.name}})
+        share = nulls.get(col.name, 1.0)
+        if share > 0:
+            kwargs = {"column": col.name, **({"mostly": share} if share < 1 else {})}
+            suite.append({"type": "expect_column_values_to_not_be_null", "kwargs": kwargs})
     learn = reference is not None and policy.learn_from_reference
     for col in columns:
         mostly = {"mostly": policy.mostly} if policy.mostly < 1 else {}
+        learned = (
+            {"mostly": min(policy.mostly, policy.learned_mostly)}
+            if min(policy.mostly, policy.learned_mostly) < 1
+            else {}
+        )
         if col.name in policy.value_ranges:
             r = policy.value_ranges[col.name]
             suite.append(_between(col.name, r.min, r.max, mostly))
@@ -68,11 +76,34 @@ def build_expectations(
             if ptypes.is_numeric_dtype(ref) and not ptypes.is_bool_dtype(ref) and not ref.empty:
                 low, high = float(ref.min()), float(ref.max())
                 margin = (high - low) * policy.range_margin
-                suite.append(_between(col.name, low - margin, high + margin, mostly))
+                suite.append(_between(col.name, low - margin, high + margin, learned))
             elif not ref.empty and ref.nunique() <= policy.max_categories:
-                suite.append(_in_set(col.name, sorted(ref.astype(str).unique().tolist()), mostly))
+                suite.append(_in_set(col.name, sorted(ref.astype(str).unique().tolist()), learned))
     suite.extend({"type": e["type"], "kwargs": dict(e["kwargs"])} for e in extra)
     return suite
+
+
+def null_allowance(
+    columns: Sequence[str], policy: DataValidationGatePolicy, reference: pd.DataFrame | None
+) -> dict[str, float]:
+    """Column -> share of rows that must not be null, for the columns that may hold some: 0 for allow_nulls (any
+    number), and for a column with nulls in the reference data, 1 - (twice its null share there + 1%)."""
+    out: dict[str, float] = {c: 0.0 for c in columns if c in policy.allow_nulls}
+    if reference is not None and policy.learn_from_reference:
+        for c in columns:
+            if c in out or c not in reference.columns or len(reference) == 0:
+                continue
+            share = float(reference[c].isna().mean())
+            if share > 0:
+                out[c] = max(0.0, round(1.0 - (2 * share + 0.01), 6))
+    return out
+
+
+def nullable_columns(
+    columns: Sequence[str], policy: DataValidationGatePolicy, reference: pd.DataFrame | None
+) -> list[str]:
+    """The model input columns that may hold nulls (allow_nulls, or learned from the reference)."""
+    return list(null_allowance(columns, policy, reference))
 
 
 def _between(column: str, low: float | None, high: float | None, mostly: dict) -> Expectation:

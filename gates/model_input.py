@@ -49,10 +49,13 @@ class TensorInput:
 
 @dataclass(frozen=True)
 class InputSchema:
-    """What predict() takes: named columns, or one tensor built from named eval columns."""
+    """What predict() takes: named columns, or one tensor built from named eval columns.
+
+    `signed` is False for a version logged without a signature: its columns and types are the eval data's."""
 
     columns: tuple[InputColumn, ...] = ()
     tensor: TensorInput | None = None
+    signed: bool = True
 
     @property
     def names(self) -> list[str]:
@@ -75,7 +78,8 @@ class InputSchema:
         """One line for reports."""
         if self.tensor:
             return f"tensor {self.tensor.dtype}{list(self.tensor.shape)} from columns {', '.join(self.tensor.columns)}"
-        return ", ".join(f"{c.name}: {c.type}{'' if c.required else ' (optional)'}" for c in self.columns)
+        listed = ", ".join(f"{c.name}: {c.type}{'' if c.required else ' (optional)'}" for c in self.columns)
+        return listed if self.signed else f"no signature logged; the eval data's columns as they are: {listed}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form (the judging side receives this)."""
@@ -86,11 +90,30 @@ class InputSchema:
         """Inverse of to_dict."""
         tensor = data.get("tensor")
         return cls(
+            signed=bool(data.get("signed", True)),
             columns=tuple(InputColumn(**c) for c in data.get("columns", ())),
             tensor=None
             if tensor is None
             else TensorInput(dtype=tensor["dtype"], shape=tuple(tensor["shape"]), columns=tuple(tensor["columns"])),
         )
+
+
+def _column_type(series: pd.Series) -> str:
+    """The MLflow type name of an eval column as pandas holds it."""
+    if ptypes.is_bool_dtype(series):
+        return "boolean"
+    if ptypes.is_integer_dtype(series):
+        return "long" if series.dtype.itemsize > 4 else "integer"
+    if ptypes.is_float_dtype(series):
+        return "double" if series.dtype.itemsize > 4 else "float"
+    if ptypes.is_datetime64_any_dtype(series):
+        return "datetime"
+    return "string"
+
+
+def schema_from_frame(frame: pd.DataFrame, columns: Sequence[str]) -> InputSchema:
+    """The input of a version logged without a signature: these eval columns, with the types the data has."""
+    return InputSchema(columns=tuple(InputColumn(c, _column_type(frame[c])) for c in columns), signed=False)
 
 
 @dataclass

@@ -127,16 +127,29 @@ class DataValidationGatePolicy(StrictModel):
         True, description="Learn numeric ranges and category sets from the reference data, when there is one."
     )
     range_margin: float = Field(
-        0.0, ge=0, le=10, description="Widen learned numeric ranges by this fraction of their width on each side."
+        0.1, ge=0, le=10, description="Widen learned numeric ranges by this fraction of their width on each side."
     )
     max_categories: int = Field(
         500, ge=1, description="Columns with more distinct reference values than this get no category-set check."
     )
     mostly: float = Field(
-        1.0, gt=0, le=1, description="Share of rows that must satisfy each range and category-set expectation."
+        1.0,
+        gt=0,
+        le=1,
+        description="Share of rows that must satisfy each range and category-set expectation (value_ranges, "
+        "value_sets, and the learned ones too when lower than learned_mostly).",
+    )
+    learned_mostly: float = Field(
+        0.999,
+        gt=0,
+        le=1,
+        description="Share of rows that must satisfy a range or category set learned from the reference data: a "
+        "few new extremes or rare unseen categories in a fresh sample are normal; a broken column is not.",
     )
     allow_nulls: list[str] = Field(
-        default_factory=list, description="Model input columns allowed to hold nulls (all others must not)."
+        default_factory=list,
+        description="Model input columns allowed to hold nulls. Others must not, except columns that hold nulls in "
+        "the reference data: they may have up to twice the reference's share of nulls (plus 1% of rows).",
     )
     value_ranges: dict[str, ValueRange] = Field(
         default_factory=dict, description="Column -> allowed range; overrides a learned range."
@@ -254,7 +267,10 @@ class RobustnessGatePolicy(StrictModel):
         "to the evaluation gate).",
     )
     noise_levels: list[Annotated[float, Field(gt=0, le=10)]] = Field(
-        default_factory=lambda: [0.1, 0.3], description="Gaussian noise on numeric features, in std units."
+        default_factory=lambda: [0.1, 0.3],
+        description="Gaussian noise on numeric features, in units of each column's robust spread on the "
+        "reference data (IQR / 1.349, the std for normal data); a column with IQR 0 (one value for most rows) "
+        "gets none.",
     )
     category_swap_rates: list[Annotated[float, Field(gt=0, le=1)]] = Field(
         default_factory=lambda: [0.05], description="Share of categorical values replaced by another category."
@@ -477,6 +493,12 @@ class PromotionPolicy(StrictModel):
         min_length=1,
         description="For models whose signature is one unnamed tensor (e.g. torch pt2): the eval columns, "
         "in order, that form it (cast to float32).",
+    )
+    input_columns: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="For model versions logged without a signature: the eval columns predict() takes, in order "
+        "(default: every eval column but the target), passed with the types the eval data has.",
     )
     gates: GatesPolicy = Field(default_factory=GatesPolicy, description="Gate settings.")
     on_external_change: Literal["revert", "flag"] = Field(

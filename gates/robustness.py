@@ -25,32 +25,53 @@ class RobustnessProfile:
     white_box_note: str = ""
     black_box: list[dict] = field(default_factory=list)  # {perturbation, level, accuracy, flip_rate}
     device: str = "cpu"
+    noise_scales: dict[str, float] = field(default_factory=dict)  # numeric column -> unit of Gaussian noise
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def noise_scales(reference: pd.DataFrame, numeric: list[str]) -> dict[str, float]:
+    """The unit of Gaussian noise per numeric column: its robust spread on the reference data, IQR / 1.349 (the
+    standard deviation for normal data, but not blown up by heavy tails). A column whose IQR is zero (one value
+    for most rows, e.g. amounts that are zero for most people) gets 0, no noise: moving a row off that spike
+    makes a different record, not a noisy measurement, and for a model that logs amounts it is a huge step."""
+    out: dict[str, float] = {}
+    for col in numeric:
+        if col not in reference:
+            continue
+        values = pd.to_numeric(reference[col], errors="coerce").dropna().to_numpy(dtype=np.float64)
+        if len(values) == 0:
+            out[col] = 0.0
+            continue
+        q1, q3 = np.percentile(values, [25, 75])
+        out[col] = float((q3 - q1) / 1.349)
+    return out
 
 
 def perturbations(
     frame: pd.DataFrame,
     numeric: list[str],
     categorical: list[str],
-    stds: dict[str, float],
+    scales: dict[str, float],
     categories: dict[str, list[str]],
     policy: RobustnessGatePolicy,
-    nullable_numeric: tuple[str, ...] | list[str] = (),
+    nullable: tuple[str, ...] | list[str] = (),
 ) -> list[tuple[str, float, pd.DataFrame]]:
     """(name, level, perturbed copy) for each black-box perturbation the inputs allow.
 
-    Missing values go into categorical columns and into the numeric columns declared nullable (the
-    data validation's allow_nulls): a model is not faulted for rejecting nulls its data may not hold.
+    Gaussian noise is in units of `scales` (see noise_scales); columns with scale 0 are left alone.
+    Missing values go only into the columns that may hold them (`nullable`: the data validation's allow_nulls,
+    or nulls seen in the reference data): a model is not faulted for rejecting nulls its data cannot hold.
     """
     rng = np.random.default_rng(policy.seed)
     out: list[tuple[str, float, pd.DataFrame]] = []
-    if numeric:
+    noisy_columns = [c for c in numeric if scales.get(c, 0.0) > 0]
+    if noisy_columns:
         for level in policy.noise_levels:
             noisy = frame.copy()
-            for col in numeric:
-                noise = rng.normal(0.0, level * stds.get(col, 0.0), len(frame))
+            for col in noisy_columns:
+                noise = rng.normal(0.0, level * scales[col], len(frame))
                 values = noisy[col].to_numpy(dtype=np.float64) + noise
                 if pd.api.types.is_integer_dtype(frame[col]):
                     values = np.round(values).astype(frame[col].dtype)
@@ -65,11 +86,11 @@ def perturbations(
                 choices = np.asarray(categories[col], dtype=object)
                 swapped.loc[hit, col] = rng.choice(choices, int(hit.sum()))
             out.append(("category_swap", rate, swapped))
-    nullable = [c for c in frame.columns if c in categorical or c in nullable_numeric]
-    if nullable:
+    holes = [c for c in frame.columns if c in nullable]
+    if holes:
         for rate in policy.missing_rates:
             holed = frame.copy()
-            for col in nullable:
+            for col in holes:
                 hit = rng.random(len(frame)) < rate
                 holed[col] = holed[col].astype(object) if col in categorical else holed[col].astype("float64")
                 holed.loc[hit, col] = None if col in categorical else np.nan
@@ -171,6 +192,8 @@ def _judge(cand: RobustnessProfile, champ: RobustnessProfile | None, policy: Rob
                 )
             )
     champ_bb = {(r["perturbation"], r["level"]): r for r in (champ.black_box if champ else [])}
+    still = sorted(c for c, scale in cand.noise_scales.items() if scale <= 0)
+    unperturbed = f"; no noise on {', '.join(still)} (IQR 0: one value for most rows)" if still else ""
     for row in cand.black_box:
         name = f"{row['perturbation']}@{row['level']}"
         if row.get("error"):
@@ -201,7 +224,9 @@ def _judge(cand: RobustnessProfile, champ: RobustnessProfile | None, policy: Rob
                 champion_value=champ_acc,
                 difference=None if champ_acc is None else row["accuracy"] - champ_acc,
                 passed=ok,
-                note=f"flip rate {row['flip_rate']:.3f}" + (f"; {'; '.join(notes)}" if notes else ""),
+                note=f"flip rate {row['flip_rate']:.3f}"
+                + (unperturbed if row["perturbation"] == "gaussian_noise" else "")
+                + (f"; {'; '.join(notes)}" if notes else ""),
                 rule=_rule(policy, None, champ_acc is not None, flips=True),
             )
         )

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from gates.errors import BadInputError
-from gates.model_input import InputSchema, prepare
+from gates.model_input import InputSchema, prepare, schema_from_frame
 from gates.policy import PromotionPolicy
 from tasks import registry
 from tasks.data import check_eval_frame, file_sha256, labels, read_eval_frame
@@ -132,6 +132,16 @@ def extra_expectations(policy: PromotionPolicy, policy_path: str) -> list[dict]:
     return extra
 
 
+def unsigned_schema(policy: PromotionPolicy, data: EvalData) -> InputSchema:
+    """What a version logged without a signature is given: the policy's input_columns, or every eval column
+    but the target, with the types the eval data has."""
+    columns = policy.input_columns or [c for c in data.frame.columns if c != policy.eval_data.target]
+    missing = [c for c in columns if c not in data.frame.columns]
+    if missing:
+        raise BadInputError(f"input_columns named in the policy are not columns of the eval data: {', '.join(missing)}")
+    return schema_from_frame(data.frame, columns)
+
+
 def gate_columns(policy: PromotionPolicy, schema: InputSchema) -> list[str]:
     """The drift gate's columns: the policy's, or the model's input columns."""
     return list(policy.gates.drift.columns or schema.names)
@@ -187,9 +197,11 @@ def preflight(policy_path: str, model: str, version: str, eval_data: str | None 
     data = read_eval_data(policy, policy_path, eval_data)
     reference = read_reference(policy, policy_path)
     extra_expectations(policy, policy_path)
+    unsigned = unsigned_schema(policy, data)
     for ref in (versions.candidate, versions.champion):
         if ref is not None:
-            check_inputs(policy, data, reference, registered_schema(ref, policy.tensor_input_columns), ref.version)
+            schema = registered_schema(ref, policy.tensor_input_columns, unsigned)
+            check_inputs(policy, data, reference, schema, ref.version)
     return policy
 
 
@@ -200,10 +212,11 @@ def load(policy_path: str, model: str, version: str, eval_data: str | None = Non
     data = read_eval_data(policy, policy_path, eval_data)
     reference = read_reference(policy, policy_path)
     expectations = extra_expectations(policy, policy_path)
+    unsigned = unsigned_schema(policy, data)
     workspace = Path(tempfile.mkdtemp(prefix="modelgate-models-"))
     try:
         copies = {
-            label: download_copy(ref, workspace / label, policy.tensor_input_columns)
+            label: download_copy(ref, workspace / label, policy.tensor_input_columns, unsigned)
             for label, ref in (("candidate", versions.candidate), ("champion", versions.champion))
             if ref is not None
         }

@@ -45,10 +45,10 @@ def robustness_profile(host: Any, request: dict[str, Any]) -> dict[str, Any]:
     names, numeric, categorical = schema.names, schema.numeric, schema.categorical
     frame = host.frame.iloc[rows].reset_index(drop=True)[names]
     reference = host.reference[names]
-    stds = {c: float(pd.to_numeric(reference[c], errors="coerce").std()) for c in numeric if c in reference}
+    scales = robustness.noise_scales(reference, numeric)
     categories = {c: sorted(reference[c].dropna().astype(str).unique().tolist()) for c in categorical}
-    nullable = [c for c in numeric if c in request.get("nullable", [])]
-    perturbed = robustness.perturbations(frame, numeric, categorical, stds, categories, gate, nullable)
+    nullable = [c for c in names if c in request.get("nullable", [])]
+    perturbed = robustness.perturbations(frame, numeric, categorical, scales, categories, gate, nullable)
     clean, black = robustness.black_box(host.scores, frame, y, float(request["threshold"]), perturbed)
     from tasks.model_views import has_gradients, torch_view
 
@@ -68,7 +68,7 @@ def robustness_profile(host: Any, request: dict[str, Any]) -> dict[str, Any]:
             white = attacks.white_box(space, y, gate)
             attacked = view.description
     profile = robustness.RobustnessProfile(
-        clean_accuracy=clean, white_box=white, white_box_note=note, black_box=black, device=device
+        clean_accuracy=clean, white_box=white, white_box_note=note, black_box=black, device=device, noise_scales=scales
     )
     return {"profile": profile.to_dict(), "attacked": attacked}
 

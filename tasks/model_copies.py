@@ -45,12 +45,17 @@ def directory_sha256(root: Path) -> str:
     return digest.hexdigest()
 
 
-def input_schema(signature_inputs: Any, tensor_columns: list[str] | None) -> InputSchema:
+def input_schema(
+    signature_inputs: Any, tensor_columns: list[str] | None, unsigned: InputSchema | None = None
+) -> InputSchema:
     """The input path's schema from an MLflow input Schema; BadInputError when it cannot be used.
 
-    A single unnamed tensor (e.g. a torch pt2 model) takes the policy's tensor_input_columns, in order.
+    A single unnamed tensor (e.g. a torch pt2 model) takes the policy's tensor_input_columns, in order. A
+    version without a signature takes `unsigned` (the eval data's columns), when given.
     """
     if signature_inputs is None:
+        if unsigned is not None:
+            return unsigned
         raise BadInputError("the model version has no signature; log it with an input signature")
     if not signature_inputs.has_input_names():
         if not tensor_columns:
@@ -73,16 +78,20 @@ def input_schema(signature_inputs: Any, tensor_columns: list[str] | None) -> Inp
     return InputSchema(columns=tuple(columns))
 
 
-def registered_schema(ref: VersionRef, tensor_columns: list[str] | None) -> InputSchema:
+def registered_schema(
+    ref: VersionRef, tensor_columns: list[str] | None, unsigned: InputSchema | None = None
+) -> InputSchema:
     """The version's input schema from its MLmodel file alone (nothing is loaded)."""
     try:
         info = mlflow.models.get_model_info(ref.uri)
     except Exception as exc:
         raise BadInputError(f"{ref.uri} has no readable MLmodel: {type(exc).__name__}: {exc}") from None
-    return input_schema(info.signature.inputs if info.signature else None, tensor_columns)
+    return input_schema(info.signature.inputs if info.signature else None, tensor_columns, unsigned)
 
 
-def download_copy(ref: VersionRef, dest: Path, tensor_columns: list[str] | None) -> ModelCopy:
+def download_copy(
+    ref: VersionRef, dest: Path, tensor_columns: list[str] | None, unsigned: InputSchema | None = None
+) -> ModelCopy:
     """Download the version's artifacts into `dest`, hash them, and read their MLmodel file."""
     dest.mkdir(parents=True, exist_ok=True)
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=ref.uri, dst_path=str(dest)))
@@ -90,7 +99,7 @@ def download_copy(ref: VersionRef, dest: Path, tensor_columns: list[str] | None)
         mlmodel = Model.load(str(local))
     except Exception as exc:
         raise BadInputError(f"{ref.uri} has no readable MLmodel: {type(exc).__name__}: {exc}") from None
-    schema = input_schema(mlmodel.signature.inputs if mlmodel.signature else None, tensor_columns)
+    schema = input_schema(mlmodel.signature.inputs if mlmodel.signature else None, tensor_columns, unsigned)
     return ModelCopy(
         ref=ref,
         local_dir=str(local),

@@ -8,6 +8,7 @@ import numpy as np
 
 from gates import robustness
 from gates.context import GateContext
+from gates.data_validation import nullable_columns
 from gates.policy import RobustnessGatePolicy
 from gates.result import GateResult, GateStatus, errored
 from tasks.judging_run import JudgingRun
@@ -28,7 +29,7 @@ def robustness_step(ctx: GateContext, run: JudgingRun, out_dir: Path) -> GateRes
     args = {
         "policy": gate.model_dump(mode="json"),
         "threshold": ctx.threshold,
-        "nullable": list(ctx.policy.gates.data_validation.allow_nulls),
+        "nullable": nullable_columns(ctx.schema.names, ctx.policy.gates.data_validation, ctx.reference),
     }
     labels = [label for label in run.copies if label == "candidate" or (ctx.champion and ctx.champion.usable)]
     for label in labels:

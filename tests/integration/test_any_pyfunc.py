@@ -3,10 +3,13 @@ away from the registry."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from gates.errors import BadInputError
 from gates.outcome import Outcome
 from tasks import registry as reg
 from tests.integration.conftest import decided_tags, flow_run_state, gate, promote
@@ -59,6 +62,48 @@ def test_sklearn_labels_and_parquet(registry, synthetic):
     source = "predict_proba() of the LogisticRegression (predict() returns labels)"
     assert gate(second, "evaluation").details["score_sources"] == {"candidate": source}
     assert registry.modelgate_tags(strong, model="synthetic-lr") == decided_tags(second)
+
+
+def test_a_version_logged_without_signature_gets_the_eval_columns(registry, synthetic):
+    """The quickstart's log_model(model, name="model"): no signature, no input example. Its inputs are the
+    eval columns but the target (or the policy's input_columns), with the data's own types; the integration
+    probe notes what it could not check instead of failing."""
+    train, policy = synthetic
+    weak = log_sklearn_model("unsigned", train, ["a", "b", "c"], "y", 0.0001, signed=False)
+    strong = log_sklearn_model("unsigned", train, ["a", "b", "c"], "y", 1.0, signed=False)
+    probe_only = "  robustness: {enabled: false}\n  latency: {enabled: false}\n  integration: {serve: false}"
+    path = policy("unsigned", "label", probe_only)
+    assert promote(weak, path, model="unsigned").outcome is Outcome.PROMOTED
+    second = promote(strong, path, model="unsigned")
+    assert second.outcome is Outcome.PROMOTED, second.decision.reasons
+    assert {g.gate: g.status.value for g in second.gates} == {
+        "data_validation": "passed",
+        "drift": "skipped",  # no reference data
+        "output_check": "passed",
+        "evaluation": "passed",
+        "bias": "skipped",  # no sensitive features
+        "integration": "passed",
+    }
+    integration = gate(second, "integration")
+    assert [c["name"] for c in integration.details["checks"]] == [
+        "loads in a clean process",
+        "predicts the sample",
+        "deterministic: equals the flow's predictions",
+        "single rows agree with the batch",
+    ]
+    assert integration.details["notes"][:2] == [
+        "No signature was logged: a scoring server cannot check what clients send.",
+        "No input example was logged: clients have no example to copy.",
+    ]
+
+    wrong = Path(path).with_name("wrong-columns.yaml")
+    wrong.write_text(Path(path).read_text() + "input_columns: [a, zzz]\n")
+    before = registry.snapshot(model="unsigned")
+    with pytest.raises(
+        BadInputError, match="^input_columns named in the policy are not columns of the eval data: zzz$"
+    ):
+        promote(weak, str(wrong), model="unsigned")
+    assert registry.snapshot(model="unsigned") == before
 
 
 def test_model_code_that_reaches_for_the_registry_is_rejected(registry, synthetic):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from gates.data_validation import build_expectations
+from gates.data_validation import build_expectations, nullable_columns
 from gates.policy import DataValidationGatePolicy, ValueRange
 from gates.result import GateStatus
 from gates.schema_check import ColumnSpec
@@ -81,3 +81,40 @@ def test_observed_values_become_plain_python():
 
     assert type(plain(np.float64(1.5))) is float and plain(np.int64(3)) == 3
     assert plain({"a": [np.float32(0.5), None]}) == {"a": [0.5, None]}
+
+
+def test_learned_checks_allow_a_fresh_samples_rare_extremes_but_not_a_broken_column():
+    """A few new extremes or an unseen rare category in a fresh sample pass (learned_mostly 0.999); a column
+    where 3% of rows hold a sentinel fails; ranges are widened by 10% of their width by default."""
+    big = pd.concat([frame()] * 20, ignore_index=True)  # 2,400 rows
+    rare = big.copy()
+    rare.loc[0, "age"] = 75  # beyond the reference's 60 + 10% margin (64)
+    rare.loc[1, "colour"] = "purple"
+    assert run(rare).status is GateStatus.PASSED
+    assert run(big.assign(age=63)).status is GateStatus.PASSED  # within the default margin
+    broken = big.copy()
+    broken.loc[: int(len(big) * 0.03), "age"] = -1
+    result = run(broken)
+    assert result.status is GateStatus.FAILED and "expect_column_values_to_be_between on 'age'" in result.summary
+    strict = DataValidationGatePolicy(min_rows=10, learned_mostly=1.0)
+    assert run(rare, strict).status is GateStatus.FAILED
+
+
+def test_nulls_are_allowed_where_the_reference_holds_them_up_to_twice_its_share():
+    reference = pd.concat([REFERENCE] * 25, ignore_index=True).astype({"age": "float64"})
+    reference.loc[reference.index % 20 == 0, "age"] = np.nan  # 5% nulls in the reference
+    policy = DataValidationGatePolicy(min_rows=10)
+    suite = build_expectations(COLUMNS, "y", policy, reference)
+    (not_null,) = [
+        e for e in suite if e["type"] == "expect_column_values_to_not_be_null" and e["kwargs"]["column"] == "age"
+    ]
+    assert not_null["kwargs"]["mostly"] == 0.89  # 1 - (2 x 5% + 1%)
+    data = pd.concat([frame()] * 10, ignore_index=True).astype({"age": "float64"})
+    some = data.copy()
+    some.loc[some.index % 10 == 0, "age"] = np.nan  # 10%
+    assert validate(some, suite, policy).status is GateStatus.PASSED
+    many = data.copy()
+    many.loc[many.index % 4 == 0, "age"] = np.nan  # 25%
+    assert validate(many, suite, policy).status is GateStatus.FAILED
+    assert nullable_columns(["age", "colour"], policy, reference) == ["age"]
+    assert nullable_columns(["age", "colour"], policy, None) == []

@@ -182,6 +182,29 @@ def test_signature_becomes_the_input_schema():
         input_schema(Schema([TensorSpec(np.dtype("float32"), (-1, 2))]), None)
 
 
+def test_a_version_without_signature_takes_the_eval_columns_as_they_are():
+    import pandas as pd
+
+    from gates.errors import BadInputError
+    from gates.model_input import input_problems, prepare, schema_from_frame
+    from tasks.model_copies import input_schema
+
+    frame = pd.DataFrame({"n": [1, 2], "x": [0.5, 1.5], "f": pd.Series([1.0, 2.0], dtype="float32"), "s": ["a", "b"]})
+    schema = schema_from_frame(frame, ["s", "x", "n", "f"])
+    assert [(c.name, c.type) for c in schema.columns] == [
+        ("s", "string"),
+        ("x", "double"),
+        ("n", "long"),
+        ("f", "float"),
+    ]
+    assert not schema.signed and schema.describe().startswith("no signature logged; the eval data's columns as")
+    assert input_schema(None, None, schema) is schema
+    assert input_problems(frame, schema) == []
+    pd.testing.assert_frame_equal(prepare(frame, schema), frame[["s", "x", "n", "f"]])
+    with pytest.raises(BadInputError, match="^the model version has no signature; log it with an input signature$"):
+        input_schema(None, None)
+
+
 def test_judging_environment_has_no_credentials(tmp_path, monkeypatch):
     from tasks.judging import judging_env
 
