@@ -79,6 +79,55 @@ def log_loss(y: NDArray, score: NDArray, w: NDArray, threshold: float = 0.5) -> 
     return _div(w @ per_row, w.sum(axis=-1))
 
 
+class ScoredRows:
+    """One model's scores on fixed rows, prepared once so that every metric of many resamples (rows of a weights
+    matrix) shares the thresholded counts and the score order. Values equal the functions above."""
+
+    def __init__(self, y: NDArray, score: NDArray, threshold: float) -> None:
+        yb = np.asarray(y).astype(bool)
+        score = np.asarray(score, dtype=np.float64)
+        pred = score >= threshold
+        self.correct = (yb == pred).astype(np.float64)
+        self.tp, self.fp, self.fn = ((m).astype(np.float64) for m in (yb & pred, ~yb & pred, yb & ~pred))
+        self.order = np.argsort(score, kind="stable")
+        s_sorted = score[self.order]
+        self.starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
+        self.positive_sorted = yb[self.order].astype(np.float64)
+        p = np.clip(score, EPS, 1 - EPS)
+        self.row_loss = -np.where(yb, np.log(p), np.log1p(-p))
+
+    def values(self, names: list[str], w: FloatArray) -> dict[str, FloatArray]:
+        """Each named metric for every row of `w` (shape (resamples, n))."""
+        total = w.sum(axis=-1)
+        out: dict[str, FloatArray] = {}
+        if {"precision", "recall", "f1"} & set(names):
+            tp, fp, fn = w @ self.tp, w @ self.fp, w @ self.fn
+        for name in names:
+            if name == "accuracy":
+                out[name] = _div(w @ self.correct, total)
+            elif name == "precision":
+                out[name] = _div(tp, tp + fp)
+            elif name == "recall":
+                out[name] = _div(tp, tp + fn)
+            elif name == "f1":
+                out[name] = _div(2 * tp, 2 * tp + fp + fn)
+            elif name == "log_loss":
+                out[name] = _div(w @ self.row_loss, total)
+            elif name == "roc_auc":
+                out[name] = self._roc_auc(w)
+            else:
+                raise KeyError(name)
+        return out
+
+    def _roc_auc(self, w: FloatArray) -> FloatArray:
+        ws = w[..., self.order]
+        pos = np.add.reduceat(ws * self.positive_sorted, self.starts, axis=-1)
+        neg = np.add.reduceat(ws, self.starts, axis=-1) - pos
+        neg_below = np.cumsum(neg, axis=-1) - neg
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.sum(pos * (neg_below + 0.5 * neg), axis=-1) / (pos.sum(axis=-1) * neg.sum(axis=-1))
+
+
 METRICS: dict[str, Callable[..., FloatArray]] = {
     "accuracy": accuracy,
     "precision": precision,

@@ -176,7 +176,9 @@ class DriftGatePolicy(StrictModel):
         None, gt=0, description="Per-column drift threshold passed to evidently (default: evidently's own)."
     )
     classification_reports: bool = Field(
-        True, description="Also keep an evidently classification-quality report for candidate and champion."
+        True,
+        description="Also keep an evidently classification-quality report for candidate and champion (while this "
+        "gate is enabled).",
     )
 
 

@@ -94,7 +94,8 @@ def bias_step(ctx: GateContext, out_dir: Path) -> GateResult:
 
 def classification_reports(ctx: GateContext, digests: dict[str, str | None], names: dict[str, str]) -> list[str]:
     """evidently classification-quality HTML for the candidate (against the champion) and for the champion."""
-    if not ctx.policy.gates.drift.classification_reports or ctx.candidate is None or not ctx.candidate.usable:
+    drift = ctx.policy.gates.drift
+    if not (drift.enabled and drift.classification_reports) or ctx.candidate is None or not ctx.candidate.usable:
         return []
     champ = ctx.champion.values if ctx.champion is not None and ctx.champion.usable else None
     files = []

@@ -35,6 +35,11 @@ SECRET_NAME = re.compile(
 KEEP = ("MLFLOW_DISABLE_TELEMETRY", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "MODELGATE_JUDGING_SANDBOX")
 
 
+def warm_up() -> None:
+    """Start this process's judging zygote in the background while the inputs load."""
+    zygote(judging_env).warm()
+
+
 def judging_env(work_dir: Path) -> dict[str, str]:
     """The parent's environment minus every credential and server address, plus the refusing tracking URI.
 

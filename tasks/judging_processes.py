@@ -99,6 +99,20 @@ class Zygote:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)
 
+    def warm(self) -> None:
+        """Start the zygote now, in the background, so that it has imported the libraries by the first fork (a
+        failure here is left for fork() to meet and report)."""
+
+        def start() -> None:
+            with self._lock:
+                if self._proc is None or self._proc.poll() is not None:
+                    try:
+                        self._start()
+                    except (ZygoteError, OSError):
+                        self._proc = None
+
+        threading.Thread(target=start, name="judging-zygote-start", daemon=True).start()
+
     def fork(self, work: Path, requests: int, replies: int) -> int:
         """A new judge for `work`, reading requests from and writing replies to the given pipe ends."""
         with self._lock:

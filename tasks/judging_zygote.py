@@ -21,9 +21,11 @@ CHILDREN: dict[int, Path] = {}
 
 
 def _preload() -> None:
-    """What every judge needs, imported once (torch is imported by a judge only when its model needs it)."""
+    """What judges need, imported once; forks share the pages, so a judge starts in a fraction of a second.
+    torch is imported but never run here (no thread pool exists before a fork)."""
     import mlflow.pyfunc  # noqa: F401
     import pandas  # noqa: F401
+    import torch  # noqa: F401
 
     import gates.model_input  # noqa: F401
     import gates.policy  # noqa: F401

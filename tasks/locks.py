@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 
 import httpx
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency._asyncio import ConcurrencySlotAcquisitionError
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
@@ -27,8 +28,22 @@ def lock_name(model: str) -> str:
     return LOCK_PREFIX + safe
 
 
+_KNOWN: set[tuple[str, str]] = set()  # (API URL, limit name) seen to exist by this process
+
+
 def ensure_limit(name: str) -> None:
-    """Create the limit with one slot if it does not exist (an existing limit is left as configured)."""
+    """Create the limit with one slot if it does not exist (an existing limit is left as configured); a limit
+    this process has seen is not asked for again."""
+    from prefect.settings import PREFECT_API_URL
+
+    known = (str(PREFECT_API_URL.value() or "temporary"), name)
+    if known in _KNOWN:
+        return
+    _create_if_missing(name)
+    _KNOWN.add(known)
+
+
+def _create_if_missing(name: str) -> None:
     with get_client(sync_client=True) as client:
         try:
             client.read_global_concurrency_limit_by_name(name)
@@ -51,7 +66,7 @@ def promotion_lock(model: str, timeout_s: float) -> Iterator[str]:
     ensure_limit(name)
     entered = False
     try:
-        with concurrency(name, occupy=1, timeout_seconds=timeout_s, strict=True, lease_duration=LEASE_SECONDS):
+        with _slot(name, timeout_s):
             entered = True
             yield name
     except TimeoutError:
@@ -61,3 +76,20 @@ def promotion_lock(model: str, timeout_s: float) -> Iterator[str]:
             f"could not take the promotion lock {name!r} within {timeout_s:g} s: another promotion of "
             f"{model!r} is deciding; nothing was written"
         ) from None
+
+
+@contextmanager
+def _slot(name: str, timeout_s: float) -> Iterator[None]:
+    """The limit's one slot; a limit deleted since this process saw it is created again."""
+
+    def take() -> AbstractContextManager[None]:
+        return concurrency(name, occupy=1, timeout_seconds=timeout_s, strict=True, lease_duration=LEASE_SECONDS)
+
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(take())
+        except ConcurrencySlotAcquisitionError:
+            _KNOWN.clear()
+            ensure_limit(name)
+            stack.enter_context(take())
+        yield

@@ -16,6 +16,7 @@ from tasks.acting import Judged, act
 from tasks.evidence import evidence_root
 from tasks.gate_runner import GateRun, run_gates
 from tasks.inputs import PromotionInputs, find_versions, load
+from tasks.judging import warm_up
 from tasks.locks import promotion_lock
 from tasks.mlflow_store import client
 from tasks.policy_files import policy_for
@@ -38,6 +39,7 @@ def load_policy_task(policy_path: str, model: str) -> PromotionPolicy:
     """Validate the policy file (it must govern the model) and check the tracking server answers."""
     policy = policy_for(policy_path, model)
     check_reachable(mlflow.get_tracking_uri())
+    warm_up()  # the judging processes' libraries load while registry, data and models are read
     return policy
 
 

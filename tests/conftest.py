@@ -24,6 +24,7 @@ for key, value in {
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "GIT_PYTHON_REFRESH": "quiet",
+    "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_ENABLED": "false",  # as the CLI runs the temporary server
 }.items():
     os.environ[key] = value
 os.environ.pop("PREFECT_API_URL", None)

@@ -77,14 +77,16 @@ def prefect_server(home: Path, database_url: str | None = None) -> Iterator[str]
     """`prefect server start` on a free port; yields the API URL."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    env = base_env(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    api = f"http://127.0.0.1:{port}/api"
+    # The UI asks the server where the API is; off port 4200 it must be told, or it shows no runs.
+    env = base_env(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_API_URL=api)
     if database_url:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
     log = home / "server.log"
     proc = spawn([str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)], env, log)
     try:
-        wait_healthy(f"http://127.0.0.1:{port}/api/health", proc, log)
-        yield f"http://127.0.0.1:{port}/api"
+        wait_healthy(f"{api}/health", proc, log)
+        yield api
     finally:
         stop(proc)
 

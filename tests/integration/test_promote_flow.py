@@ -58,11 +58,12 @@ def test_first_passing_version_becomes_champion_then_better_one_replaces_it(regi
     second = promote(FULL, demo_policy)
     assert second.outcome is Outcome.PROMOTED, second.decision.reasons
     assert second.champion_before == BASELINE and second.champion_after == FULL
-    assert gate(second, "bias").summary == (
-        "No confident violation, but 3 check(s) inconclusive: "
-        "race: demographic_parity_difference worsening vs champion <= 0.05 (inconclusive); "
-        "race: equalized_odds_difference <= 0.55 (inconclusive); "
-        "race: equalized_odds_difference worsening vs champion <= 0.1 (inconclusive)."
+    # Only race's small groups leave checks inconclusive (which of them depends on the trained weights).
+    bias = gate(second, "bias")
+    inconclusive = bias.details["inconclusive"]
+    assert inconclusive and all(check.startswith("race: ") for check in inconclusive)
+    assert bias.summary == f"No confident violation, but {len(inconclusive)} check(s) inconclusive: " + (
+        "; ".join(inconclusive) + "."
     )
     assert {g.gate: g.status.value for g in second.gates} == FULL_AGAINST_BASELINE
     assert [g.gate for g in second.gates] == DEMO_GATES

@@ -141,8 +141,10 @@ def gate(outcome: PromotionOutcome, name: str) -> GateResult:
 
 
 def judging_children() -> list[int]:
-    """Judges still alive: children of the judging zygote(s) this test process started."""
-    parents, zygotes = {}, set()
+    """Judges still alive: children of the judging zygote this test process started (the zygote runs under
+    `unshare` where the system allows it, so it may be a grandchild)."""
+    parents: dict[int, int] = {}
+    zygote_like: set[int] = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -151,9 +153,19 @@ def judging_children() -> list[int]:
             cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-        if parents[int(entry.name)] == os.getpid() and b"tasks.judging" in cmdline:
-            zygotes.add(int(entry.name))
+        pid = int(entry.name)
+        parents[pid] = int(stat.rsplit(")", 1)[1].split()[1])
+        if b"tasks.judging_zygote" in cmdline and not cmdline.startswith(b"unshare"):
+            zygote_like.add(pid)
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == os.getpid():
+                return True
+        return False
+
+    zygotes = {pid for pid in zygote_like if ours(pid) and parents.get(pid) not in zygote_like}
     return sorted(pid for pid, parent in parents.items() if parent in zygotes)
 
 

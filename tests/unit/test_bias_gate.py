@@ -214,7 +214,7 @@ def test_group_intervals_are_percentiles_of_the_seeded_paired_draws():
     frame, y, cand, champ = _population(n=600)
     result = audit_bias(frame, y, cand, champ, policy(sensitive_features=["sex"]))
     rows = {g["group"]: g for g in feature(result, "sex")["groups"]}
-    weights = np.concatenate(resample_weights(600, 200, 0))
+    weights = np.concatenate(list(resample_weights(600, 200, 0)))
     in_f = frame.sex.eq("F").to_numpy()
     for prefix, pred in (("", cand), ("champion_", champ)):
         rates = (weights @ (in_f * pred)) / (weights @ in_f)

@@ -49,3 +49,14 @@ def test_known_small_answers():
     assert compute("roc_auc", y, s) == 0.75  # 3 of 4 positive/negative pairs ordered correctly
     assert compute("precision", y, np.zeros(4)) == 0.0  # nothing predicted positive
     assert np.isnan(compute("roc_auc", np.ones(4), s))  # one class only
+
+
+@pytest.mark.parametrize("scores", [SCORES, TIED], ids=["distinct", "tied"])
+def test_scored_rows_give_every_metric_as_the_functions_do(scores):
+    """The bootstrap's prepared path: one value per weights row, equal to each metric function's."""
+    from gates.metrics import ScoredRows
+
+    weights = np.random.default_rng(1).integers(0, 3, (5, len(Y))).astype(float)
+    got = ScoredRows(Y, scores, 0.5).values(sorted(METRICS), weights)
+    for name, fn in METRICS.items():
+        np.testing.assert_allclose(got[name], fn(Y, scores, weights, 0.5), rtol=0, atol=1e-12)
