@@ -57,9 +57,13 @@ def _judge(
         change = None
         if champ is not None:
             change = regression(stats.p95_ms, champ.p95_ms)
+            slower_ms = stats.p95_ms - champ.p95_ms
             if policy.max_regression is not None and change > policy.max_regression:
-                ok = False
-                notes.append(f"p95 {change:+.0%} vs the champion (max +{policy.max_regression:.0%})")
+                if slower_ms >= policy.min_regression_ms:
+                    ok = False
+                    notes.append(f"p95 {change:+.0%} vs the champion (max +{policy.max_regression:.0%})")
+                else:
+                    notes.append(f"p95 {change:+.0%} vs the champion, but only {slower_ms:.3f} ms: within noise")
         if not ok:
             failures.append(f"batch {stats.batch_size}: {'; '.join(notes)}")
         measurements.append(
@@ -75,7 +79,8 @@ def _judge(
                     part
                     for part in (
                         f"p95 <= {slo:g} ms" if slo is not None else "",
-                        f"p95 <= +{policy.max_regression:.0%} vs the champion"
+                        f"p95 <= +{policy.max_regression:.0%} vs the champion (or < {policy.min_regression_ms:g} ms "
+                        "slower)"
                         if champ is not None and policy.max_regression is not None
                         else "",
                     )

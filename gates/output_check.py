@@ -5,7 +5,9 @@ robustness gate (nothing flips). This gate names such failures plainly. Findings
 - non_finite_scores: NaN or infinite scores;
 - constant_scores: every finite score the same;
 - single_class: no row predicted positive, or none negative, at the decision threshold (a row is
-  positive when its score is at or above the threshold);
+  positive when its score is at or above the threshold). Scores that still rank the classes (ROC AUC at
+  least INFORMATIVE_AUC, e.g. a sound model of rare positives whose probabilities stay under 0.5) make it a
+  warning about the threshold, not a degenerate model;
 - positive_rate (off unless `max_positive_rate_ratio` is set): the predicted-positive rate is more than
   that many times the base rate, or less than the base rate divided by it.
 The policy says what each finding means. Any "fail" finding fails the gate (`warned` when the gate is
@@ -25,6 +27,7 @@ from gates.policy import Meaning, OutputCheckGatePolicy
 from gates.result import GateResult, GateStatus, Measurement, finish, guarded, skipped
 
 GATE = "output_check"
+INFORMATIVE_AUC = 0.6  # scores that rank the classes this well carry information, whatever the threshold
 
 
 @dataclass(frozen=True)
@@ -136,13 +139,14 @@ def _check(
     champ = None
     if champion_scores is not None:
         champ = output_stats(_scores(champion_scores, "champion scores", cand.rows), threshold)
-    base_rate = None
+    base_rate = ranking = None
     if y is not None:
         labels = np.asarray(y)
         if labels.shape != (cand.rows,):
             raise ValueError(f"labels have shape {labels.shape} for {cand.rows} scores")
         base_rate = float(np.mean(labels.astype(bool)))
-    measurements, findings = _judge(cand, champ, base_rate, threshold, policy, label)
+        ranking = _ranking_auc(np.asarray(candidate_scores, dtype=np.float64), labels.astype(int))
+    measurements, findings = _judge(cand, champ, base_rate, threshold, policy, label, ranking)
     fails = [f for f in findings if f.meaning == "fail"]
     warns = [f for f in findings if f.meaning == "warn"]
     if findings:
@@ -171,6 +175,7 @@ def _judge(
     threshold: float,
     policy: OutputCheckGatePolicy,
     label: str,
+    ranking: float | None = None,
 ) -> tuple[list[Measurement], list[Finding]]:
     """One measurement per check, and a finding for each check that is not passed."""
     measurements: list[Measurement] = []
@@ -219,10 +224,16 @@ def _judge(
             f"the same score ({cand.first_score:.6g})"
         ),
     )
+    informative = ranking is not None and ranking >= INFORMATIVE_AUC and cand.distinct >= 2
+    ranks = (
+        f", but its scores rank the classes (ROC AUC {ranking:.3f}): the threshold may not suit this data"
+        if informative
+        else ""
+    )
     for cls, count in (("positive", cand.positive), ("negative", cand.negative)):
         record(
             "single_class",
-            policy.single_class,
+            "warn" if informative else policy.single_class,
             Measurement(
                 name=f"rows predicted {cls}",
                 value=count,
@@ -234,7 +245,7 @@ def _judge(
             ),
             lambda cls=cls, count=count: (
                 f"{label} never predicts the {cls} class at threshold {threshold:g} "
-                f"({count:,} of {cand.finite:,} rows predicted {cls})"
+                f"({count:,} of {cand.finite:,} rows predicted {cls}){ranks}"
             ),
         )
     measurement, sentence = _positive_rate(cand, champ, base_rate, policy, label)
@@ -277,6 +288,17 @@ def _positive_rate(
         f"({times} {direction}; at most {ratio:g}x allowed)"
     )
     return measurement, sentence
+
+
+def _ranking_auc(scores: NDArray, y: NDArray) -> float | None:
+    """ROC AUC of the finite scores against the labels, or None when one class is absent."""
+    from gates.metrics import compute
+
+    finite = np.isfinite(scores)
+    labels = y[finite]
+    if finite.sum() < 2 or labels.min(initial=1) == labels.max(initial=0):
+        return None
+    return compute("roc_auc", labels, scores[finite])
 
 
 def _times_off(rate: float, base_rate: float) -> float:

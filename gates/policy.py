@@ -258,7 +258,11 @@ class RobustnessGatePolicy(StrictModel):
         default_factory=dict, description="Epsilon -> floor on robust accuracy (every white-box attack)."
     )
     max_drop: float | None = Field(
-        0.1, ge=0, le=1, description="Largest allowed fall from clean accuracy, at any epsilon or perturbation."
+        None,
+        ge=0,
+        le=1,
+        description="Largest allowed fall from clean accuracy, at any epsilon or perturbation (not judged when "
+        "unset: by default robustness is judged against the champion).",
     )
     max_worse_than_champion: float | None = Field(
         0.05,
@@ -281,7 +285,11 @@ class RobustnessGatePolicy(StrictModel):
         default_factory=lambda: [0.05], description="Share of nullable values set missing."
     )
     max_flip_rate: float | None = Field(
-        0.2, ge=0, le=1, description="Largest allowed share of predictions that change under a black-box perturbation."
+        None,
+        ge=0,
+        le=1,
+        description="Largest allowed share of predictions that change under a black-box perturbation (not judged "
+        "when unset).",
     )
     timeout_s: float = Field(
         600, gt=0, le=86400, description="Time limit for each model's attacks and perturbations (a hang fails it)."
@@ -310,6 +318,12 @@ class LatencyGatePolicy(StrictModel):
     )
     max_regression: float | None = Field(
         0.5, ge=0, description="Largest allowed relative p95 increase over the champion (0.1 = +10%)."
+    )
+    min_regression_ms: float = Field(
+        1.0,
+        ge=0,
+        description="A p95 increase over the champion smaller than this many milliseconds is never a regression: "
+        "at that scale a shared CPU's noise moves p95 by more than any real change.",
     )
     slo_applies_to: Literal["served", "module"] = Field(
         "served",

@@ -38,6 +38,7 @@ def recorded(prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("MODELGATE_ARTIFACT_ROOT", (tmp_path / "artifacts").as_uri())
     mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("input-recorder")  # not the experiment an earlier test left active in another store
     rng = np.random.default_rng(3)
     n = 400
     frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "k": rng.integers(0, 9, n)})

@@ -42,8 +42,14 @@ def test_judgement_against_slo_and_champion():
     assert ok.status is GateStatus.PASSED
     slo = judge_latency([stats(1, 2.5)], None, policy, ENV)
     assert slo.status is GateStatus.FAILED and "p95 2.500 ms > SLO 2.0 ms" in slo.summary
-    slower = judge_latency([stats(64, 3.5)], [stats(64, 3.0)], policy, ENV)
-    assert slower.status is GateStatus.FAILED and "+17% vs the champion" in slower.summary
+    slower = judge_latency([stats(64, 5.0)], [stats(64, 3.0)], policy, ENV)
+    assert slower.status is GateStatus.FAILED and "+67% vs the champion" in slower.summary
+    # microseconds apart: relative noise, not a regression (unless the policy lowers the floor)
+    noise = judge_latency([stats(64, 0.09)], [stats(64, 0.04)], policy, ENV)
+    assert noise.status is GateStatus.PASSED
+    assert noise.measurements[0].note.endswith("p95 +125% vs the champion, but only 0.050 ms: within noise")
+    strict = policy.model_copy(update={"min_regression_ms": 0.0})
+    assert judge_latency([stats(64, 0.09)], [stats(64, 0.04)], strict, ENV).status is GateStatus.FAILED
     warn = judge_latency([stats(1, 2.5)], None, policy.model_copy(update={"blocking": False}), ENV)
     assert warn.status is GateStatus.WARNED
 

@@ -160,3 +160,19 @@ def test_scores_that_do_not_match_the_labels_are_errored():
 def test_policy_rejects_bad_values(bad):
     with pytest.raises(ValidationError):
         OutputCheckGatePolicy(**bad)
+
+
+def test_rare_positives_under_the_threshold_warn_when_the_scores_still_rank():
+    """A sound model of rare positives (1%) whose probabilities never reach 0.5 is not degenerate: its scores rank
+    the classes, so a class never predicted is a warning about the threshold."""
+    y = (np.arange(5000) % 100 == 0).astype(int)
+    scores = np.where(y == 1, 0.30, 0.02) + np.linspace(0, 0.01, 5000)
+    result = check(scores, y=y)
+    assert result.status is GateStatus.WARNED
+    assert result.summary == (
+        "v3 never predicts the positive class at threshold 0.5 (0 of 5,000 rows predicted positive), but its "
+        "scores rank the classes (ROC AUC 1.000): the threshold may not suit this data."
+    )
+    assert result.details["findings"] == [
+        {"check": "single_class", "meaning": "warn", "message": result.summary.removesuffix(".")}
+    ]
