@@ -16,17 +16,18 @@ absent from a draw is left out).
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
 from numpy.typing import NDArray
 from scipy import sparse
-from sklearn.metrics import accuracy_score
 
 from gates.bootstrap import resample_weights
 from gates.policy import BootstrapPolicy
+
+if TYPE_CHECKING:
+    from fairlearn.metrics import MetricFrame
 
 RATES = ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy")
 INTERSECTION_SEP = " & "
@@ -37,17 +38,25 @@ def group_count(y_true: NDArray, y_pred: NDArray, sample_weight: NDArray) -> flo
     return float(np.sum(sample_weight))
 
 
-GROUP_METRICS = {
-    "selection_rate": selection_rate,
-    "true_positive_rate": true_positive_rate,
-    "false_positive_rate": false_positive_rate,
-    "accuracy": accuracy_score,
-    "count": group_count,
-}
+def group_metrics() -> dict[str, Any]:
+    """MetricFrame's metrics: fairlearn's rates and scikit-learn's accuracy (imported on first use: seconds)."""
+    from fairlearn.metrics import false_positive_rate, selection_rate, true_positive_rate
+    from sklearn.metrics import accuracy_score
+
+    return {
+        "selection_rate": selection_rate,
+        "true_positive_rate": true_positive_rate,
+        "false_positive_rate": false_positive_rate,
+        "accuracy": accuracy_score,
+        "count": group_count,
+    }
 
 
 def metric_frame(columns: pd.DataFrame, y: NDArray, pred: NDArray) -> MetricFrame:
-    """fairlearn's MetricFrame of GROUP_METRICS by the sensitive column(s), equal rows collapsed into weights."""
+    """fairlearn's MetricFrame of group_metrics() by the sensitive column(s), equal rows collapsed into weights."""
+    from fairlearn.metrics import MetricFrame
+
+    metrics = group_metrics()
     keys = [columns[c] for c in columns.columns]
     keys += [pd.Series(y, index=columns.index), pd.Series(pred, index=columns.index)]
     weights = pd.Series(1.0, index=columns.index).groupby(keys, sort=False).sum()
@@ -55,11 +64,11 @@ def metric_frame(columns: pd.DataFrame, y: NDArray, pred: NDArray) -> MetricFram
     sensitive = pd.DataFrame({c: index.get_level_values(i) for i, c in enumerate(columns.columns)})
     w = weights.to_numpy()
     return MetricFrame(
-        metrics=GROUP_METRICS,
+        metrics=metrics,
         y_true=index.get_level_values(-2).to_numpy(),
         y_pred=index.get_level_values(-1).to_numpy(),
         sensitive_features=sensitive,
-        sample_params={name: {"sample_weight": w} for name in GROUP_METRICS},
+        sample_params={name: {"sample_weight": w} for name in metrics},
     )
 
 

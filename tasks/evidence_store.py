@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from pathlib import Path
 
 from mlflow.entities import RunStatus
@@ -18,6 +19,7 @@ from tasks.mlflow_store import client, ensure_experiment
 from tasks.retrying import retried
 
 KEY_TAG = TAG_PREFIX + "evaluation_key"
+STORE_TAG = TAG_PREFIX + "store_id"
 RESULTS = "gates.json"
 
 
@@ -87,17 +89,31 @@ def fetch(key: str) -> GateRun | None:
     return GateRun(results, [str(local / f) for f in data["extra_files"]])
 
 
+def _create_once(key: str, model: str) -> str:
+    """The cache run for this store, created once: a creation re-sent after a lost answer is found by its
+    token and the duplicate the server made is deleted."""
+    c = client()
+    experiment = ensure_experiment(EVIDENCE_CACHE_EXPERIMENT)
+    token = uuid.uuid4().hex
+    tags = {KEY_TAG: key, TAG_PREFIX + "model": model, STORE_TAG: token, "mlflow.runName": f"{model} {key[:12]}"}
+    retried(c.create_run, experiment, tags=tags)
+    runs = retried(
+        c.search_runs,
+        [experiment],
+        filter_string=f"tags.`{STORE_TAG}` = '{token}'",
+        order_by=["attributes.start_time ASC"],
+    )
+    for duplicate in runs[1:]:
+        retried(c.delete_run, duplicate.info.run_id)
+    return runs[0].info.run_id
+
+
 def store(key: str, model: str, gate_run: GateRun) -> None:
     """Keep the results and reports for this key (errored results are not cached: they may be transient)."""
     if any(r.status.value == "errored" for r in gate_run.results):
         return
     c = client()
-    run = retried(
-        c.create_run,
-        ensure_experiment(EVIDENCE_CACHE_EXPERIMENT),
-        tags={KEY_TAG: key, TAG_PREFIX + "model": model, "mlflow.runName": f"{model} {key[:12]}"},
-    )
-    run_id = run.info.run_id
+    run_id = _create_once(key, model)
     for artifact, local in report_artifacts(gate_run.results, gate_run.extra_files):
         folder = os.path.dirname(artifact)
         if Path(local).is_dir():

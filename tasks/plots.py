@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
 
 CANDIDATE = "#1d4ed8"
 CHAMPION = "#c2410c"
 RATES = (("selection_rate", "selection rate"), ("true_positive_rate", "true positive rate"))
 FONT = {"font.size": 11, "axes.titlesize": 13, "axes.labelsize": 11, "legend.fontsize": 10}
+
+
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend, imported when a plot is drawn (it costs seconds at start-up)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _percent() -> Any:
+    from matplotlib.ticker import PercentFormatter
+
+    return PercentFormatter(1.0, decimals=None)
 
 
 def _value(row: dict, key: str) -> float:
@@ -49,6 +62,7 @@ def group_rates_plot(features: list[dict], path: Path) -> Path:
     """
     rows = max(len(features), 1)
     heights = [1.2 + 0.55 * max(len(f["groups"]), 1) for f in features] or [2.0]
+    plt = _pyplot()
     with plt.rc_context(FONT):
         fig, axes = plt.subplots(rows, 2, figsize=(14, sum(heights) + 0.6), squeeze=False, height_ratios=heights)
         for row, feature in enumerate(features):
@@ -81,7 +95,7 @@ def group_rates_plot(features: list[dict], path: Path) -> Path:
                 upper = _upper(limits)
                 ax.set_xlim(-upper * 0.015, upper * 1.22)  # a zero rate's tick stands clear of the axis
                 ax.set_xticks([t for t in ax.get_xticks() if -1e-9 <= t <= 1.0 + 1e-9])
-                ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=None))
+                ax.xaxis.set_major_formatter(_percent())
                 ax.set_yticks(y, labels)
                 ax.invert_yaxis()
                 ax.set_title(f"{feature['feature']}: {title}", loc="left")
@@ -104,6 +118,7 @@ def robustness_plot(
 
     Every point carries its value; one epsilon is drawn at the middle of its own axis; the y axis fits the data.
     """
+    plt = _pyplot()
     with plt.rc_context(FONT):
         fig, axes = plt.subplots(1, len(candidate), figsize=(5 * len(candidate), 4.2), squeeze=False)
         for ax, (attack, by_eps) in zip(axes[0], candidate.items(), strict=True):
