@@ -342,3 +342,19 @@ def cli_env(registry: Registry, api: str, **extra: str) -> dict[str, str]:
         PREFECT_LOGGING_LEVEL="INFO",
         **extra,
     )
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory, prefect_server_api: str):
+    """For the fault tests: a registry behind `mlflow server` with v1 champion, v2 better, v3 worse."""
+    from tests.integration.faults import build_template
+
+    return build_template(tmp_path_factory.mktemp("fault-template"), prefect_server_api)
+
+
+@pytest.fixture(scope="session")
+def crowd_template(template, tmp_path_factory: pytest.TempPathFactory):
+    """The fault template with four more good and four more worse versions."""
+    from tests.integration.faults import build_crowd
+
+    return build_crowd(template, tmp_path_factory.mktemp("crowd-template") / "mlflow")

@@ -24,6 +24,8 @@ from tests.integration.conftest import (
     read_artifact,
 )
 
+pytestmark = pytest.mark.slow  # several full promotions each: the full suite, not the fast tier
+
 EVAL = str(ROOT / "data/uci-adult/adult_eval.csv.gz")
 TRAIN = str(ROOT / "data/uci-adult/adult_train.csv.gz")
 

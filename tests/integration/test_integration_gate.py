@@ -13,6 +13,8 @@ from tasks.integration_steps import integration_step
 from tests.integration.conftest import BASELINE, INCONSISTENT, MODEL, flow_run_state, gate, judging, promote
 from tests.integration.models import HangsOnSingleRows, log_python_model
 
+pytestmark = pytest.mark.slow  # clean processes, scoring servers and time-outs: the full suite
+
 PROBE_CHECKS = [
     "loads in a clean process",
     "signature matches the eval data",
@@ -58,7 +60,6 @@ def assert_port_closed(port: int) -> None:
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
 
 
-@pytest.mark.slow
 def test_good_version_passes_every_check_and_the_server_is_stopped(registry, full_demo_policy, tmp_path):
     result = integration_of(full_demo_policy, BASELINE, tmp_path)
     assert result.status.value == "passed", result.summary
@@ -100,7 +101,6 @@ def test_hanging_model_times_out(registry, tmp_path, full_demo_policy):
     )
 
 
-@pytest.mark.slow
 def test_server_that_never_becomes_healthy(registry, tmp_path, full_demo_policy):
     policy = policy_with(tmp_path, full_demo_policy, server_startup_timeout_s=1)
     result = integration_of(policy, BASELINE, tmp_path)
@@ -113,7 +113,6 @@ def test_server_that_never_becomes_healthy(registry, tmp_path, full_demo_policy)
     assert_port_closed(port)
 
 
-@pytest.mark.slow
 def test_occupied_port(registry, tmp_path, full_demo_policy):
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
         blocker.bind(("127.0.0.1", 0))

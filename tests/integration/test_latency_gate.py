@@ -18,6 +18,8 @@ from tests.integration.conftest import (
     write_demo_policy,
 )
 
+pytestmark = pytest.mark.slow  # several full promotions each: the full suite, not the fast tier
+
 OWN_VIEW = "the model's own torch_module() behind its encode()"
 
 

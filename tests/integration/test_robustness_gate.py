@@ -12,6 +12,8 @@ from tasks.robustness_steps import robustness_step
 from tests.integration.conftest import BASELINE, BRITTLE, flow_run_state, gate, judging, promote
 from tests.integration.models import CategoryModel, FrozenTorchModel, log_python_model, log_torch_model
 
+pytestmark = pytest.mark.slow  # several full promotions each: the full suite, not the fast tier
+
 SYNTHETIC_POLICY = """
 model_name: {name}
 eval_data: {{path: {path}, target: y}}

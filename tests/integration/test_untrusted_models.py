@@ -25,6 +25,8 @@ from tasks.judging_processes import sandboxed
 from tests.integration import hostile_models as hm
 from tests.integration.conftest import Registry
 
+pytestmark = pytest.mark.slow  # several full promotions each: the full suite, not the fast tier
+
 MODEL = "hostile-lr"
 LEDGER = "model-promotions"
 EVIDENCE = "modelgate-evidence-cache"
@@ -424,7 +426,6 @@ def test_default_tracking_uri_is_refused_by_the_judging_guard(arena: Arena, tmp_
     assert arena.registry_champion() == arena.champion == arena.ledger_champion()
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not sandboxed(), reason="this system does not allow user, PID and network namespaces (unshare)")
 def test_explicit_server_address_is_out_of_the_judging_sides_reach(
     arena: Arena, auth_server: AuthServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -610,7 +611,6 @@ def _as(monkeypatch: pytest.MonkeyPatch, user: str, password: str) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", password)
 
 
-@pytest.mark.slow
 def test_least_privilege_on_a_basic_auth_server(
     auth_server: AuthServer, prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
