@@ -358,3 +358,22 @@ def crowd_template(template, tmp_path_factory: pytest.TempPathFactory):
     from tests.integration.faults import build_crowd
 
     return build_crowd(template, tmp_path_factory.mktemp("crowd-template") / "mlflow")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's package) driven by Playwright; skipped without one, except under CI=true."""
+    try:
+        from scripts.browser import chromium_path, open_browser
+    except ImportError as exc:
+        _missing_browser(f"playwright is not installed: {exc}")
+    if chromium_path() is None:
+        _missing_browser("no Chromium at /usr/bin/chromium or on PATH")
+    with open_browser() as b:
+        yield b
+
+
+def _missing_browser(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{reason}; CI must have a browser (make browser)")
+    pytest.skip(f"{reason} (install it with `make browser`)")

@@ -10,7 +10,6 @@ parameters, dataset, description, link back to the Prefect run and the experimen
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -179,24 +178,6 @@ def test_report_is_logged_where_the_link_points(decided: Decided, tmp_path: Path
     path = decided.client().download_artifacts(outcome["ledger_run_id"], "evidence/report.html", str(tmp_path))
     html = Path(path).read_text()
     assert f"<title>{MODEL} v{WORSE}: rejected</title>" in html
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from scripts.browser import chromium_path, open_browser
-    except ImportError as exc:
-        _missing_browser(f"playwright is not installed: {exc}")
-    if chromium_path() is None:
-        _missing_browser("no Chromium at /usr/bin/chromium or on PATH")
-    with open_browser() as b:
-        yield b
-
-
-def _missing_browser(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI must have a browser (make browser)")
-    pytest.skip(f"{reason} (install it with `make browser`)")
 
 
 def test_runs_list_shows_the_rejection_as_rejected(decided: Decided, browser):

@@ -8,7 +8,6 @@ these tests; elsewhere they skip with the reason.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -215,24 +214,6 @@ SCENARIOS = {
     "first_champion": first_champion,
     "dry_run_with_skipped_and_errored_gates": dry_run_with_skipped_and_errored_gates,
 }
-
-
-def _missing_browser(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{reason}; CI must have a browser (make browser)")
-    pytest.skip(f"{reason} (install it with `make browser`)")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from scripts.browser import chromium_path, open_browser
-    except ImportError as exc:
-        _missing_browser(f"playwright is not installed: {exc}")
-    if chromium_path() is None:
-        _missing_browser("no Chromium at /usr/bin/chromium or on PATH")
-    with open_browser() as b:
-        yield b
 
 
 def expected_numbers(data: dict) -> dict[str, float]:
