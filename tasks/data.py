@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -23,10 +24,18 @@ def file_sha256(path: Path) -> str:
 
 
 def read_eval_frame(path: Path, spec: EvalDataSpec) -> pd.DataFrame:
-    """The eval rows, sampled to max_rows when set; BadInputError when the file is missing or unreadable."""
+    """The eval rows, sampled to max_rows when set; BadInputError when the file is missing or unreadable.
+
+    Equal file contents are parsed once per process (the CLI's preflight and the flow share them); each caller
+    gets a copy."""
     if not path.is_file():
         raise BadInputError(f"eval data not found: {path}")
-    fmt = spec.format
+    return _parsed(str(path), file_sha256(path), spec.format, spec.max_rows).copy()
+
+
+@lru_cache(maxsize=4)
+def _parsed(name: str, _sha256: str, fmt: str, max_rows: int | None) -> pd.DataFrame:
+    path = Path(name)
     if fmt == "auto":
         fmt = "parquet" if path.suffix in (".parquet", ".pq") else "csv"
     try:
@@ -35,8 +44,8 @@ def read_eval_frame(path: Path, spec: EvalDataSpec) -> pd.DataFrame:
         raise BadInputError(f"eval data {path} is empty") from None
     except Exception as exc:
         raise BadInputError(f"cannot read eval data {path} as {fmt}: {type(exc).__name__}: {exc}") from None
-    if spec.max_rows is not None and len(frame) > spec.max_rows:
-        frame = frame.sample(n=spec.max_rows, random_state=0).reset_index(drop=True)
+    if max_rows is not None and len(frame) > max_rows:
+        frame = frame.sample(n=max_rows, random_state=0).reset_index(drop=True)
     return frame
 
 

@@ -205,10 +205,13 @@ def preflight(policy_path: str, model: str, version: str, eval_data: str | None 
     return policy
 
 
-def load(policy_path: str, model: str, version: str, eval_data: str | None = None) -> PromotionInputs:
-    """Load and check everything once; the model copies live in a temporary workspace."""
+def load(
+    policy_path: str, model: str, version: str, eval_data: str | None = None, versions: Versions | None = None
+) -> PromotionInputs:
+    """Load and check everything once (`versions` when the caller resolved them); the model copies live in a
+    temporary workspace."""
     policy = policy_for(policy_path, model)
-    versions = find_versions(policy, version)
+    versions = versions or find_versions(policy, version)
     data = read_eval_data(policy, policy_path, eval_data)
     reference = read_reference(policy, policy_path)
     expectations = extra_expectations(policy, policy_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import yaml
@@ -18,17 +19,23 @@ def default_policy_path(model: str, policy_dir: str | Path = POLICY_DIR) -> str:
 
 
 def load_policy(path: str | Path) -> PromotionPolicy:
-    """Read and validate a policy YAML file; raises PolicyError with one line on any problem."""
+    """Read and validate a policy YAML file (the same text is validated once per process); raises PolicyError with
+    one line on any problem."""
     path = Path(path)
     if not path.is_file():
         raise PolicyError(f"policy file not found: {path}")
+    return _parsed(str(path), path.read_text())
+
+
+@lru_cache(maxsize=16)
+def _parsed(name: str, text: str) -> PromotionPolicy:
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise PolicyError(f"{path}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return parse_policy(data, str(path))
+        raise PolicyError(f"{name}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
+    return parse_policy(data, name)
 
 
 def policy_for(policy_path: str, model: str) -> PromotionPolicy:

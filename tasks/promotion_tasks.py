@@ -81,9 +81,9 @@ def load_inputs_task(
 ) -> PromotionInputs:
     """Policy, versions, data, reference, expectations and local model copies, loaded and checked once."""
     policy = policy_for(policy_path, model)
-    find_versions(policy, str(version))
+    versions = find_versions(policy, str(version))
     check_rolled_back(policy, str(version), force, reason)
-    return load(policy_path, model, str(version), eval_data)
+    return load(policy_path, model, str(version), eval_data, versions)
 
 
 @task(name="judge", cache_policy=NO_CACHE)
