@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -31,6 +32,13 @@ def resample_weights(n: int, resamples: int, seed: int) -> Iterator[NDArray[np.f
         yield np.bincount(idx.ravel(), minlength=k * n).reshape(k, n).astype(np.float64)
 
 
+class Rows(Protocol):
+    """One model's predictions on fixed rows, prepared for metrics over resample weights (gates.metrics,
+    gates.task_metrics)."""
+
+    def values(self, names: list[str], w: NDArray[np.float64]) -> dict[str, NDArray]: ...
+
+
 def paired_differences(
     metrics: list[str],
     y: NDArray,
@@ -42,15 +50,30 @@ def paired_differences(
     seed: int,
     threshold: float = 0.5,
 ) -> dict[str, Interval]:
-    """For each metric, the interval of metric(candidate) - metric(champion) over paired resamples."""
+    """For each metric, the interval of metric(candidate) - metric(champion) over paired resamples (binary)."""
     y = np.asarray(y)
-    rows = {"candidate": ScoredRows(y, candidate, threshold), "champion": ScoredRows(y, champion, threshold)}
+    return paired_row_differences(
+        metrics,
+        ScoredRows(y, candidate, threshold),
+        ScoredRows(y, champion, threshold),
+        y.shape[0],
+        resamples=resamples,
+        confidence=confidence,
+        seed=seed,
+    )
+
+
+def paired_row_differences(
+    metrics: list[str], candidate: Rows, champion: Rows, n: int, *, resamples: int, confidence: float, seed: int
+) -> dict[str, Interval]:
+    """For each metric, the interval of metric(candidate) - metric(champion) over paired resamples of n rows."""
+    rows = {"candidate": candidate, "champion": champion}
     diffs: dict[str, list[NDArray]] = {m: [] for m in metrics}
-    for weights in resample_weights(y.shape[0], resamples, seed):
+    for weights in resample_weights(n, resamples, seed):
         cand, champ = (rows[side].values(metrics, weights) for side in ("candidate", "champion"))
         for m in metrics:
             diffs[m].append(cand[m] - champ[m])
-    ones = np.ones((1, y.shape[0]))
+    ones = np.ones((1, n))
     whole = {side: scored.values(metrics, ones) for side, scored in rows.items()}
     alpha = (1 - confidence) / 2
     out: dict[str, Interval] = {}

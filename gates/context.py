@@ -9,12 +9,14 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from gates.model_input import InputSchema
+from gates.model_task import BINARY, Task
 from gates.policy import PromotionPolicy
 
 
 @dataclass(frozen=True)
 class ModelScores:
-    """One model's positive-class scores on the eval rows, or why there are none."""
+    """One model's scores on the eval rows, or why there are none: positive-class probabilities (binary), class
+    probabilities, one column per class (multiclass), or predicted values (regression)."""
 
     version: str
     values: NDArray | None  # what the gates judge
@@ -24,6 +26,7 @@ class ModelScores:
     seconds: float = 0.0
     timed_out: bool = False
     access_attempts: tuple[str, ...] = ()
+    bad_input: bool = False  # the output contradicts the task: a bad input, not a model failure
 
     @property
     def usable(self) -> bool:
@@ -48,6 +51,22 @@ class GateContext:
     champion: ModelScores | None = None
     data_hash: str = ""
     reference_hash: str | None = None
+    task: Task = BINARY
+
+    @property
+    def task_name(self) -> str:
+        """binary, multiclass or regression."""
+        return self.task.name
+
+    def predicted(self, scores: ModelScores | None) -> NDArray | None:
+        """A model's predictions: 0/1 at the threshold (binary), class indices (multiclass), values (regression)."""
+        if scores is None or scores.values is None:
+            return None
+        if self.task.name == "multiclass":
+            return np.asarray(scores.values).argmax(axis=1)
+        if self.task.name == "regression":
+            return np.asarray(scores.values, dtype=np.float64)
+        return scores.predictions(self.threshold)
 
     @property
     def threshold(self) -> float:
@@ -55,14 +74,14 @@ class GateContext:
         return self.policy.gates.evaluation.decision_threshold
 
     def candidate_predictions(self) -> NDArray | None:
-        """The candidate's 0/1 predictions."""
-        return None if self.candidate is None else self.candidate.predictions(self.threshold)
+        """The candidate's predictions (see `predicted`)."""
+        return self.predicted(self.candidate)
 
     def champion_predictions(self) -> NDArray | None:
-        """The champion's 0/1 predictions, when it has usable scores."""
+        """The champion's predictions, when it has usable scores."""
         if self.champion is None or not self.champion.usable:
             return None
-        return self.champion.predictions(self.threshold)
+        return self.predicted(self.champion)
 
     def with_scores(self, candidate: ModelScores, champion: ModelScores | None) -> GateContext:
         """The same context with the models' scores."""
@@ -76,9 +95,10 @@ class GateContext:
             champion=champion,
             data_hash=self.data_hash,
             reference_hash=self.reference_hash,
+            task=self.task,
         )
 
     @property
     def labels(self) -> NDArray:
-        """The 0/1 labels as an int array."""
-        return np.asarray(self.y, dtype=int)
+        """The labels: 0/1 or class indices as ints, target values as floats (regression)."""
+        return np.asarray(self.y, dtype=np.float64 if self.task.name == "regression" else int)

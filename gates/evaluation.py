@@ -7,10 +7,11 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from gates.bootstrap import Interval, paired_differences
-from gates.metrics import compute
+from gates.bootstrap import Interval, Rows, paired_row_differences
+from gates.metrics import ScoredRows
 from gates.policy import LOWER_IS_BETTER, EvaluationGatePolicy, MetricRule
 from gates.result import GateResult, Measurement, finish, guarded, listing
+from gates.task_metrics import MulticlassRows, RegressionRows
 
 GATE = "evaluation"
 
@@ -72,40 +73,72 @@ def rule_text(metric: str, rule: MetricRule, has_champion: bool) -> str:
     return "; ".join(parts)
 
 
+def prepared_rows(task: str, y: NDArray, values: NDArray, policy: EvaluationGatePolicy) -> Rows:
+    """One model's scores prepared for the task's metrics."""
+    if task == "multiclass":
+        return MulticlassRows(np.asarray(y, dtype=np.int64), values, top_k=min(policy.top_k, values.shape[1]))
+    if task == "regression":
+        return RegressionRows(np.asarray(y, dtype=np.float64), values, mape_floor=policy.mape_floor)
+    return ScoredRows(y, values, policy.decision_threshold)
+
+
+def whole_sample(rows: Rows, metrics: list[str], n: int) -> dict[str, float]:
+    """Each metric on all rows."""
+    out = rows.values(metrics, np.ones((1, n)))
+    return {m: float(out[m][0]) for m in metrics}
+
+
 def evaluate(
     y_true: NDArray,
     candidate_scores: NDArray,
     champion_scores: NDArray | None,
     policy: EvaluationGatePolicy,
+    task: str = "binary",
+    classes: tuple = (),
 ) -> GateResult:
     """Judge the candidate's scores (and the champion's, when there is one) on labelled rows."""
     return guarded(
         GATE,
         policy.blocking,
-        lambda: _evaluate(np.asarray(y_true), np.asarray(candidate_scores, dtype=np.float64), champion_scores, policy),
+        lambda: _evaluate(
+            np.asarray(y_true), np.asarray(candidate_scores, dtype=np.float64), champion_scores, policy, task, classes
+        ),
     )
 
 
-def _evaluate(y: NDArray, cand: NDArray, champion_scores: NDArray | None, policy: EvaluationGatePolicy) -> GateResult:
-    if y.shape != cand.shape:
+def _evaluate(
+    y: NDArray,
+    cand: NDArray,
+    champion_scores: NDArray | None,
+    policy: EvaluationGatePolicy,
+    task: str,
+    classes: tuple,
+) -> GateResult:
+    if y.shape[0] != cand.shape[0]:
         raise ValueError(f"{cand.shape[0]} candidate scores for {y.shape[0]} labels")
     if not np.all(np.isfinite(cand)):
         raise ValueError("candidate scores contain NaN or infinite values")
     champ = None if champion_scores is None else np.asarray(champion_scores, dtype=np.float64)
-    metrics = list(policy.metrics)
+    rules = policy.rules_for(task)
+    metrics = list(rules)
     thr = policy.decision_threshold
+    n = y.shape[0]
+    cand_rows = prepared_rows(task, y, cand, policy)
+    champ_rows = None if champ is None else prepared_rows(task, y, champ, policy)
+    cand_values = whole_sample(cand_rows, metrics, n)
+    champ_values = {} if champ_rows is None else whole_sample(champ_rows, metrics, n)
     intervals: dict[str, Interval] = {}
-    if champ is not None:
-        compared = [m for m, r in policy.metrics.items() if r.compares_with_champion] or metrics
+    if champ_rows is not None:
+        compared = [m for m, r in rules.items() if r.compares_with_champion] or metrics
         b = policy.bootstrap
-        intervals = paired_differences(
-            compared, y, cand, champ, resamples=b.resamples, confidence=b.confidence, seed=b.seed, threshold=thr
+        intervals = paired_row_differences(
+            compared, cand_rows, champ_rows, n, resamples=b.resamples, confidence=b.confidence, seed=b.seed
         )
     measurements: list[Measurement] = []
     failures: list[str] = []
     details: dict[str, dict[str, float | bool | None | list[str]]] = {}
-    for metric, rule in policy.metrics.items():
-        value = compute(metric, y, cand, thr)
+    for metric, rule in rules.items():
+        value = cand_values[metric]
         abs_ok = check_threshold(metric, rule, value)
         champ_value: float | None = None
         cmp_ok: bool | None = None
@@ -117,7 +150,7 @@ def _evaluate(y: NDArray, cand: NDArray, champion_scores: NDArray | None, policy
             failures.append(reasons[-1])
         entry: dict[str, float | bool | None | list[str]] = {"candidate": value}
         if champ is not None:
-            champ_value = compute(metric, y, champ, thr)
+            champ_value = champ_values[metric]
             entry["champion"] = champ_value
             if metric in intervals:
                 iv = intervals[metric]
@@ -152,6 +185,16 @@ def _evaluate(y: NDArray, cand: NDArray, champion_scores: NDArray | None, policy
         summary = f"All {len(metrics)} metrics pass {against}."
     else:
         summary = f"{len(failures)} check(s) failed {against}: {listing(failures)}."
+    extra: dict = {"task": task}
+    if task == "binary":
+        extra["decision_threshold"] = thr
+    if isinstance(cand_rows, MulticlassRows):
+        extra["per_class_recall"] = {
+            str(c): float(r)
+            for c, r in zip(classes or range(cand.shape[1]), cand_rows.per_class_recall(), strict=False)
+        }
+    if isinstance(cand_rows, RegressionRows) and "mape" in metrics:
+        extra["mape_rows_left_out"] = int(np.sum(np.abs(y.astype(np.float64)) < policy.mape_floor))
     return finish(
         GATE,
         ok=ok,
@@ -159,8 +202,8 @@ def _evaluate(y: NDArray, cand: NDArray, champion_scores: NDArray | None, policy
         summary=summary,
         measurements=measurements,
         details={
-            "rows": int(y.shape[0]),
-            "decision_threshold": thr,
+            "rows": int(n),
+            **extra,
             "confidence": policy.bootstrap.confidence,
             "resamples": policy.bootstrap.resamples if champ is not None else 0,
             "has_champion": champ is not None,

@@ -11,8 +11,44 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from gates.errors import PolicyError
 
-MetricName = Literal["accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"]
-LOWER_IS_BETTER: frozenset[str] = frozenset({"log_loss"})
+TaskName = Literal["binary", "multiclass", "regression"]
+MetricName = Literal[
+    "accuracy",
+    "precision",
+    "recall",
+    "f1",
+    "roc_auc",
+    "log_loss",
+    "balanced_accuracy",
+    "f1_macro",
+    "f1_weighted",
+    "precision_macro",
+    "recall_macro",
+    "top_k_accuracy",
+    "rmse",
+    "mae",
+    "r2",
+    "mape",
+    "max_error",
+]
+TASK_METRICS: dict[str, frozenset[str]] = {
+    "binary": frozenset({"accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}),
+    "multiclass": frozenset(
+        {
+            "accuracy",
+            "balanced_accuracy",
+            "f1_macro",
+            "f1_weighted",
+            "precision_macro",
+            "recall_macro",
+            "top_k_accuracy",
+            "log_loss",
+        }
+    ),
+    "regression": frozenset({"rmse", "mae", "r2", "mape", "max_error"}),
+}
+LOWER_IS_BETTER: frozenset[str] = frozenset({"log_loss", "rmse", "mae", "mape", "max_error"})
+UNBOUNDED_METRICS: frozenset[str] = frozenset({"log_loss", "rmse", "mae", "mape", "max_error", "r2"})
 ALIAS_PATTERN = r"^[A-Za-z0-9_-]+$"
 RESERVED_ALIAS = re.compile(r"^(latest|v\d+)$", re.IGNORECASE)
 
@@ -82,7 +118,17 @@ class EvaluationGatePolicy(StrictModel):
     metrics: dict[MetricName, MetricRule] = Field(
         default_factory=lambda: {"roc_auc": MetricRule(min_absolute_change=0.001)},
         min_length=1,
-        description="Metric name -> rule. Metrics: accuracy, precision, recall, f1, roc_auc, log_loss.",
+        description="Metric name -> rule. binary: accuracy, precision, recall, f1, roc_auc, log_loss; multiclass: "
+        "accuracy, balanced_accuracy, f1_macro, f1_weighted, precision_macro, recall_macro, top_k_accuracy, log_loss; "
+        "regression: rmse, mae, r2, mape, max_error. Default: roc_auc (binary), accuracy (multiclass), rmse "
+        "(regression), each required to beat the champion.",
+    )
+    top_k: int = Field(2, ge=1, le=100, description="k of top_k_accuracy (multiclass).")
+    mape_floor: float = Field(
+        1e-8,
+        ge=0,
+        description="mape leaves out rows whose target is closer to zero than this (their relative error is "
+        "undefined); the report says how many.",
     )
     bootstrap: BootstrapPolicy = Field(default_factory=BootstrapPolicy, description="Paired bootstrap settings.")
     timeout_s: float = Field(
@@ -95,11 +141,22 @@ class EvaluationGatePolicy(StrictModel):
             natural = name not in LOWER_IS_BETTER
             if rule.greater_is_better is not None and rule.greater_is_better != natural:
                 raise ValueError(f"metrics.{name}.greater_is_better must be {natural} for {name}")
-            if rule.threshold is not None and name != "log_loss" and not 0 <= rule.threshold <= 1:
+            if rule.threshold is not None and name not in UNBOUNDED_METRICS and not 0 <= rule.threshold <= 1:
                 raise ValueError(f"metrics.{name}.threshold must be between 0 and 1, got {rule.threshold}")
-            if rule.threshold is not None and name == "log_loss" and rule.threshold <= 0:
-                raise ValueError(f"metrics.log_loss.threshold must be positive, got {rule.threshold}")
+            if rule.threshold is not None and name in LOWER_IS_BETTER and rule.threshold <= 0:
+                raise ValueError(f"metrics.{name}.threshold must be positive, got {rule.threshold}")
+            if rule.threshold is not None and name == "r2" and rule.threshold > 1:
+                raise ValueError(f"metrics.r2.threshold must be at most 1, got {rule.threshold}")
         return self
+
+    def rules_for(self, task: str) -> dict[str, MetricRule]:
+        """The metric rules judged for a task: the policy's, or the task's default when it names none."""
+        if "metrics" in self.model_fields_set:
+            return dict(self.metrics)
+        default = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "rmse"}[task]
+        if default == "rmse":
+            return {default: MetricRule(min_relative_change=0.001)}
+        return {default: MetricRule(min_absolute_change=0.001)}
 
 
 class ExpectationSpec(StrictModel):
@@ -183,9 +240,30 @@ class DriftGatePolicy(StrictModel):
 
 
 BiasMetricName = Literal[
-    "demographic_parity_difference", "demographic_parity_ratio", "equalized_odds_difference", "worst_group_accuracy"
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+    "worst_group_accuracy",
+    "accuracy_difference",
+    "mae_difference",
+    "worst_group_mae",
+    "mean_prediction_difference",
 ]
 BIAS_HIGHER_IS_BETTER: frozenset[str] = frozenset({"demographic_parity_ratio", "worst_group_accuracy"})
+BIAS_TASK_METRICS: dict[str, frozenset[str]] = {
+    "binary": frozenset(
+        {
+            "demographic_parity_difference",
+            "demographic_parity_ratio",
+            "equalized_odds_difference",
+            "worst_group_accuracy",
+        }
+    ),
+    "multiclass": frozenset(
+        {"demographic_parity_difference", "equalized_odds_difference", "worst_group_accuracy", "accuracy_difference"}
+    ),
+    "regression": frozenset({"mae_difference", "worst_group_mae", "mean_prediction_difference"}),
+}
 
 
 class BiasRule(StrictModel):
@@ -218,13 +296,28 @@ class BiasGatePolicy(StrictModel):
     intersections: bool = Field(True, description="Also audit the intersection of all sensitive features.")
     min_group_size: int = Field(30, ge=1, description="Groups smaller than this are shown but not judged.")
     metrics: dict[BiasMetricName, BiasRule] = Field(
-        default_factory=_default_bias_metrics, min_length=1, description="Fairness metric -> rule."
+        default_factory=_default_bias_metrics,
+        min_length=1,
+        description="Fairness metric -> rule. binary: demographic_parity_difference, demographic_parity_ratio, "
+        "equalized_odds_difference, worst_group_accuracy; multiclass (one-vs-rest per class, the worst class "
+        "named): demographic_parity_difference, equalized_odds_difference, worst_group_accuracy, "
+        "accuracy_difference; regression (in standard deviations of the eval target): mae_difference, "
+        "worst_group_mae, mean_prediction_difference. Default: demographic parity and equalized odds may worsen "
+        "by at most 0.05 (classification); mae_difference by at most 0.05 (regression).",
     )
     bootstrap: BootstrapPolicy = Field(default_factory=BootstrapPolicy, description="Bootstrap settings.")
     inconclusive: Literal["warn", "fail", "pass"] = Field(
         "warn",
         description="What an interval that straddles a limit means: a warning, a failure, or a pass.",
     )
+
+    def rules_for(self, task: str) -> dict[str, BiasRule]:
+        """The fairness rules judged for a task: the policy's, or the task's default when it names none."""
+        if "metrics" in self.model_fields_set:
+            return dict(self.metrics)
+        if task == "regression":
+            return {"mae_difference": BiasRule(max_worsening=0.05)}
+        return dict(self.metrics)
 
 
 AttackName = Literal["fgsm", "pgd_linf", "pgd_l2"]
@@ -431,8 +524,16 @@ class ModelOutputSpec(StrictModel):
         description="auto: 1-D scores in [0,1] are probabilities, 2-D outputs are class probabilities "
         "(or logits when rows do not sum to 1), 0/1 integers are labels.",
     )
-    column: str | None = Field(None, description="Column to read when predict() returns a DataFrame.")
+    column: str | None = Field(
+        None, description="Column (or named output, e.g. an ONNX graph's) to read when predict() returns several."
+    )
     positive_index: int = Field(1, ge=0, description="Class index of the positive class in 2-D outputs.")
+    classes: list[int | str] | None = Field(
+        None,
+        min_length=2,
+        description="multiclass: the class label of each column of a 2-D output, in order (default: the "
+        "estimator's classes_ when the flavour has them, else the eval target's sorted values).",
+    )
     scores_from: Literal["auto", "predict", "predict_proba"] = Field(
         "auto",
         description="Where the gates' scores come from. auto: predict(), except that a model whose predict() "
@@ -503,6 +604,15 @@ class PromotionPolicy(StrictModel):
     reference_data: ReferenceDataSpec | None = Field(
         None, description="Training reference for learned expectations and drift (optional)."
     )
+    task: Literal["auto", "binary", "multiclass", "regression"] = Field(
+        "auto",
+        description="What the model predicts. auto: inferred from the eval target (text or whole numbers with at "
+        "most max_classes values: classification, two values binary, more multiclass; other numbers: regression) "
+        "and from the model's output (several class columns: multiclass); the report says what was inferred.",
+    )
+    max_classes: int = Field(
+        50, ge=3, le=10000, description="auto: a whole-number target with more distinct values is a regression."
+    )
     model_output: ModelOutputSpec = Field(default_factory=ModelOutputSpec, description="How to read model scores.")
     tensor_input_columns: list[str] | None = Field(
         None,
@@ -528,6 +638,25 @@ class PromotionPolicy(StrictModel):
     concurrency: ConcurrencyPolicy = Field(
         default_factory=ConcurrencyPolicy, description="One promotion per model at a time."
     )
+
+    @model_validator(mode="after")
+    def _task_metrics(self) -> PromotionPolicy:
+        if self.task == "auto":
+            return self
+        evaluation = self.gates.evaluation
+        if "metrics" in evaluation.model_fields_set:
+            wrong = sorted(set(evaluation.metrics) - TASK_METRICS[self.task])
+            if wrong:
+                raise ValueError(
+                    f"gates.evaluation.metrics: {', '.join(wrong)} do not apply to task {self.task} "
+                    f"(use {', '.join(sorted(TASK_METRICS[self.task]))})"
+                )
+        bias = self.gates.bias
+        if "metrics" in bias.model_fields_set:
+            wrong = sorted(set(bias.metrics) - BIAS_TASK_METRICS[self.task])
+            if wrong:
+                raise ValueError(f"gates.bias.metrics: {', '.join(wrong)} do not apply to task {self.task}")
+        return self
 
     @model_validator(mode="after")
     def _aliases(self) -> PromotionPolicy:

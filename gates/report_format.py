@@ -137,14 +137,18 @@ def _gate_tables(result: GateResult) -> dict[str, list[dict[str, Any]]]:
     if result.gate == "bias":
         for f in d.get("features", []):
             keep = (
-                "group",
-                "size",
-                "judged",
-                "selection_rate",
-                "champion_selection_rate",
-                "true_positive_rate",
-                "false_positive_rate",
-                "accuracy",
+                ("group", "size", "judged", *(d.get("group_metrics") or ()))
+                if d.get("group_metrics")
+                else (
+                    "group",
+                    "size",
+                    "judged",
+                    "selection_rate",
+                    "champion_selection_rate",
+                    "true_positive_rate",
+                    "false_positive_rate",
+                    "accuracy",
+                )
             )
             tables[f["feature"]] = [{k: _round(g[k]) for k in keep if k in g} for g in f["groups"]]
     return tables

@@ -26,6 +26,7 @@ class RobustnessProfile:
     black_box: list[dict] = field(default_factory=list)  # {perturbation, level, accuracy, flip_rate}
     device: str = "cpu"
     noise_scales: dict[str, float] = field(default_factory=dict)  # numeric column -> unit of Gaussian noise
+    task: str = "binary"  # regression: "accuracy" is -MAE in standard deviations of the target (see black_box)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,20 +99,48 @@ def perturbations(
     return out
 
 
+REGRESSION_FLIP = 0.1  # regression: a prediction "flips" when it moves by more than this many target stds
+
+
+def decisions(scores: NDArray, task: str, threshold: float) -> NDArray:
+    """What a model decides from its scores: 0/1 (binary), a class index (multiclass), the value (regression)."""
+    if task == "multiclass":
+        return np.asarray(scores).argmax(axis=1)
+    if task == "regression":
+        return np.asarray(scores, dtype=np.float64)
+    return (np.asarray(scores) >= threshold).astype(int)
+
+
+def quality(pred: NDArray, y: NDArray, task: str, sigma: float) -> float:
+    """Accuracy; for regression -MAE / sigma, so that a drop is the MAE's rise in target standard deviations."""
+    if task == "regression":
+        return -float(np.mean(np.abs(pred - y))) / sigma
+    return float(np.mean(pred == y.astype(int)))
+
+
+def changed(pred: NDArray, base: NDArray, task: str, sigma: float) -> float:
+    """Share of rows whose decision changed (regression: moved by more than REGRESSION_FLIP stds)."""
+    if task == "regression":
+        return float(np.mean(np.abs(pred - base) > REGRESSION_FLIP * sigma))
+    return float(np.mean(pred != base))
+
+
 def black_box(
     predict: Callable[[pd.DataFrame], NDArray],
     frame: pd.DataFrame,
     y: NDArray,
     threshold: float,
     perturbed: list[tuple[str, float, pd.DataFrame]],
+    task: str = "binary",
+    sigma: float = 1.0,
 ) -> tuple[float, list[dict]]:
-    """Clean accuracy and, per perturbation, accuracy and the share of flipped predictions."""
-    base = predict(frame) >= threshold
-    clean = float(np.mean(base == y.astype(bool)))
+    """Clean quality and, per perturbation, quality and the share of changed predictions (`quality`, `changed`)."""
+    base = decisions(predict(frame), task, threshold)
+    clean = quality(base, y, task, sigma)
     rows = []
     for name, level, data in perturbed:
         try:
-            pred = predict(data) >= threshold
+            pred = decisions(predict(data), task, threshold)
         except Exception as exc:  # a model that cannot take the perturbation is a finding, not a crash
             rows.append(
                 {
@@ -127,8 +156,8 @@ def black_box(
             {
                 "perturbation": name,
                 "level": level,
-                "accuracy": float(np.mean(pred == y.astype(bool))),
-                "flip_rate": float(np.mean(pred != base)),
+                "accuracy": quality(pred, y, task, sigma),
+                "flip_rate": changed(pred, base, task, sigma),
             }
         )
     return clean, rows
@@ -240,6 +269,11 @@ def _judge(cand: RobustnessProfile, champ: RobustnessProfile | None, policy: Rob
             details=details,
         )
     where = "" if not cand.white_box_note else f" ({cand.white_box_note})"
+    if cand.task == "regression":
+        where += (
+            "; regression: 'accuracy' is minus the mean absolute error in standard deviations of the target, a drop "
+            f"is the error's rise, a flip a prediction moved by more than {REGRESSION_FLIP:g} std"
+        )
     if failures:
         status = failure_status(policy.blocking)
         summary = f"{len(failures)} robustness check(s) failed: {listing(failures)}{where}."

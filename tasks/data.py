@@ -49,10 +49,12 @@ def _parsed(name: str, _sha256: str, fmt: str, max_rows: int | None) -> pd.DataF
     return frame
 
 
-def check_eval_frame(frame: pd.DataFrame, schema: InputSchema, spec: EvalDataSpec, source: str) -> None:
+def check_eval_frame(
+    frame: pd.DataFrame, schema: InputSchema, spec: EvalDataSpec, source: str, binary: bool = True
+) -> None:
     """BadInputError naming the first problem (and how many more) when the frame can't become the model's input."""
     problems = eval_frame_problems(frame, schema, spec.target)
-    if not problems and not frame[spec.target].isin([spec.positive_label]).any():
+    if not problems and binary and not frame[spec.target].isin([spec.positive_label]).any():
         labels = sorted(map(str, frame[spec.target].unique()))[:5]
         problems.append(f"no row has the positive label {spec.positive_label!r} in {spec.target!r} (seen {labels})")
     if problems:

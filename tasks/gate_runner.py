@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gates.context import GateContext
+from gates.errors import BadInputError
 from gates.registry import DATA_GATES, MODEL_GATES, skipped_because
 from gates.result import GateResult
 from tasks.fault_points import checkpoint
@@ -43,6 +44,7 @@ def context_of(inputs: PromotionInputs) -> GateContext:
         schema=inputs.candidate.schema,
         data_hash=inputs.data.sha256,
         reference_hash=None if inputs.reference is None else inputs.reference.sha256,
+        task=inputs.task,
     )
 
 
@@ -91,6 +93,8 @@ def run_gates(inputs: PromotionInputs, out_dir: Path) -> GateRun:
         scores = run.score_all(policy.gates.evaluation.timeout_s)
         ctx = ctx.with_scores(scores["candidate"], scores.get("champion"))
         candidate = scores["candidate"]
+        if candidate.bad_input:
+            raise BadInputError(f"candidate v{candidate.version}: {candidate.error}")
         for gate in MODEL_GATES:
             if not gate.enabled(policy):
                 continue

@@ -45,6 +45,17 @@ def output_check_step(ctx: GateContext) -> GateResult:
     from gates import output_check
 
     assert ctx.candidate is not None
+    if ctx.task_name != "binary":
+        from gates.output_check_tasks import check_task_outputs
+
+        return check_task_outputs(
+            ctx.task_name,
+            ctx.candidate.values,
+            ctx.labels,
+            ctx.task.classes,
+            ctx.policy.gates.output_check,
+            candidate_label=f"v{ctx.candidate.version}",
+        )
     champion = ctx.champion.values if ctx.champion is not None and ctx.champion.usable else None
     return output_check.check_outputs(
         ctx.candidate.values,
@@ -72,7 +83,8 @@ def evaluation_step(ctx: GateContext) -> GateResult:
     if ctx.champion is not None and not ctx.champion.usable:
         return _scoring_failure(evaluation.GATE, gate.blocking, "champion", ctx.champion)
     champion = None if ctx.champion is None else ctx.champion.values
-    result = evaluation.evaluate(ctx.labels, ctx.candidate.values, champion, gate)
+    result = evaluation.evaluate(ctx.labels, ctx.candidate.values, champion, gate, ctx.task_name, ctx.task.classes)
+    result = result.model_copy(update={"details": {**result.details, "task_reason": ctx.task.reason}})
     sources = {"candidate": ctx.candidate.source}
     if ctx.champion is not None:
         sources["champion"] = ctx.champion.source
@@ -84,6 +96,15 @@ def bias_step(ctx: GateContext, out_dir: Path) -> GateResult:
     gate = ctx.policy.gates.bias
     cand = ctx.candidate_predictions()
     assert cand is not None
+    if ctx.task_name == "multiclass":
+        from gates.bias_tasks import audit_multiclass
+
+        classes = [str(c) for c in ctx.task.classes]
+        return audit_multiclass(ctx.frame, ctx.labels, cand, ctx.champion_predictions(), classes, gate)
+    if ctx.task_name == "regression":
+        from gates.bias_tasks import audit_regression
+
+        return audit_regression(ctx.frame, ctx.labels, cand, ctx.champion_predictions(), gate)
     result = bias.audit_bias(ctx.frame, ctx.labels, cand, ctx.champion_predictions(), gate)
     features = result.details.get("features")
     if features:
@@ -97,6 +118,8 @@ def classification_reports(ctx: GateContext, digests: dict[str, str | None], nam
     drift = ctx.policy.gates.drift
     if not (drift.enabled and drift.classification_reports) or ctx.candidate is None or not ctx.candidate.usable:
         return []
+    if ctx.task_name != "binary":
+        return []  # evidently's classification report here reads binary scores
     champ = ctx.champion.values if ctx.champion is not None and ctx.champion.usable else None
     files = []
     pairs = [("candidate", ctx.candidate.values, champ)]

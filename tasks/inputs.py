@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,18 +14,19 @@ import pandas as pd
 
 from gates.errors import BadInputError
 from gates.model_input import InputSchema, prepare, schema_from_frame
-from gates.policy import PromotionPolicy
+from gates.model_task import BINARY, OutputShape, Task, class_indices, class_labels, infer_task, regression_targets
+from gates.policy import BIAS_TASK_METRICS, TASK_METRICS, PromotionPolicy
 from tasks import registry
 from tasks.data import check_eval_frame, file_sha256, labels, read_eval_frame
 from tasks.data_validation_run import check_expectation_types
 from tasks.mlflow_store import client
-from tasks.model_copies import ModelCopy, download_copy, registered_schema
+from tasks.model_copies import ModelCopy, download_copy, registered_output, registered_schema
 from tasks.policy_files import policy_for, resolve_data_path
 
 
 @dataclass(frozen=True)
 class EvalData:
-    """Eval rows, their 0/1 labels, and the file's hash."""
+    """Eval rows, their labels (0/1, class indices or target values, by task), and the file's hash."""
 
     frame: pd.DataFrame
     y: np.ndarray
@@ -63,6 +64,7 @@ class PromotionInputs:
     reference: Reference | None
     expectations: list[dict]
     workspace: str
+    task: Task = BINARY
 
     @property
     def models(self) -> list[ModelCopy]:
@@ -84,6 +86,41 @@ def find_versions(policy: PromotionPolicy, version: str) -> Versions:
             f"version {candidate.version} is already the {policy.champion_alias} of {policy.model_name!r}"
         )
     return Versions(candidate, champ)
+
+
+def judged_task(policy: PromotionPolicy, data: EvalData, output: OutputShape | None) -> tuple[Task, EvalData]:
+    """The task the gates judge (the policy's, or inferred) and the eval data with that task's labels."""
+    target_name = policy.eval_data.target
+    if target_name not in data.frame.columns:
+        return Task("binary", "no target column"), data
+    target = data.frame[target_name]
+    task = infer_task(target, policy.task, policy.max_classes, output)
+    source = f"eval data {data.path}"
+    check_task_rules(policy, task)
+    if task.name == "regression":
+        return task, replace(data, y=regression_targets(target, source))
+    if task.name == "multiclass":
+        classes = class_labels(target, policy.model_output.classes)
+        task = replace(task, classes=classes)
+        return task, replace(data, y=class_indices(target, classes, source))
+    negative = next((v for v in target.dropna().unique() if str(v) != str(policy.eval_data.positive_label)), None)
+    return replace(task, classes=(negative, policy.eval_data.positive_label)), data
+
+
+def check_task_rules(policy: PromotionPolicy, task: Task) -> None:
+    """The policy's metrics must be the task's; BadInputError naming the first that is not."""
+    wanted = {
+        "gates.evaluation.metrics": (set(policy.gates.evaluation.rules_for(task.name)), TASK_METRICS[task.name]),
+        "gates.bias.metrics": (set(policy.gates.bias.rules_for(task.name)), BIAS_TASK_METRICS[task.name]),
+    }
+    for where, (named, allowed) in wanted.items():
+        wrong = sorted(named - allowed)
+        bias_judged = policy.gates.bias.enabled and bool(policy.gates.bias.sensitive_features)
+        if wrong and (where.startswith("gates.evaluation") or bias_judged):
+            raise BadInputError(
+                f"policy {where}: {', '.join(wrong)} do not apply to a {task.name} model ({task.reason}); "
+                f"use {', '.join(sorted(allowed))}, or set task"
+            )
 
 
 def eval_data_path(policy: PromotionPolicy, policy_path: str, override: str | None) -> Path:
@@ -148,12 +185,17 @@ def gate_columns(policy: PromotionPolicy, schema: InputSchema) -> list[str]:
 
 
 def check_inputs(
-    policy: PromotionPolicy, data: EvalData, reference: Reference | None, schema: InputSchema, version: str
+    policy: PromotionPolicy,
+    data: EvalData,
+    reference: Reference | None,
+    schema: InputSchema,
+    version: str,
+    task: Task = BINARY,
 ) -> None:
     """The eval rows must become the model's input, hold the target and a positive row, and the columns the
     gates need (sensitive features; drift columns in both data sets). MLflow's own schema enforcement has the
     last word on what the input path makes, so predict() cannot refuse it."""
-    check_eval_frame(data.frame, schema, policy.eval_data, f"{data.path} for v{version}")
+    check_eval_frame(data.frame, schema, policy.eval_data, f"{data.path} for v{version}", task.name == "binary")
     complete = data.frame.dropna(subset=[c.name for c in schema.columns if c.name in data.frame])
     enforce_signature(prepare(complete, schema), schema, f"{data.path} for v{version}")  # nulls: data validation
     missing = [c for c in policy.gates.bias.sensitive_features if c not in data.frame.columns]
@@ -198,10 +240,11 @@ def preflight(policy_path: str, model: str, version: str, eval_data: str | None 
     reference = read_reference(policy, policy_path)
     extra_expectations(policy, policy_path)
     unsigned = unsigned_schema(policy, data)
+    task, data = judged_task(policy, data, registered_output(versions.candidate))
     for ref in (versions.candidate, versions.champion):
         if ref is not None:
             schema = registered_schema(ref, policy.tensor_input_columns, unsigned)
-            check_inputs(policy, data, reference, schema, ref.version)
+            check_inputs(policy, data, reference, schema, ref.version, task)
     return policy
 
 
@@ -223,8 +266,9 @@ def load(
             for label, ref in (("candidate", versions.candidate), ("champion", versions.champion))
             if ref is not None
         }
+        task, data = judged_task(policy, data, copies["candidate"].output)
         for copy in copies.values():
-            check_inputs(policy, data, reference, copy.schema, copy.version)
+            check_inputs(policy, data, reference, copy.schema, copy.version, task)
     except BaseException:
         shutil.rmtree(workspace, ignore_errors=True)
         raise
@@ -238,4 +282,5 @@ def load(
         reference=reference,
         expectations=expectations,
         workspace=str(workspace),
+        task=task,
     )

@@ -42,7 +42,7 @@ def run(args: dict) -> dict:
 
     from gates.model_input import InputSchema, input_problems, prepare
     from gates.policy import ModelOutputSpec
-    from gates.scores import positive_scores
+    from gates.scores import task_scores
 
     checks: list[dict] = []
     notes: list[str] = []
@@ -60,7 +60,8 @@ def run(args: dict) -> dict:
 
     def predict(frame: pd.DataFrame) -> np.ndarray:
         output = model.predict(prepare(frame, schema))
-        return positive_scores(output, spec, len(frame), args["positive_label"])
+        task, classes = args.get("task", "binary"), tuple(args.get("classes") or ())
+        return task_scores(output, task, spec, len(frame), args["positive_label"], classes)
 
     def signature() -> tuple[bool, str, None]:
         problems = input_problems(sample, schema)
@@ -73,6 +74,8 @@ def run(args: dict) -> dict:
 
     def input_example() -> tuple[bool, str, None]:
         out = model.predict(Model.load(local).load_input_example(local))
+        if isinstance(out, dict):  # named outputs (e.g. an ONNX graph's): count the rows of one
+            out = next(iter(out.values()), [])
         return True, f"predicted {len(out) if hasattr(out, '__len__') else 1} row(s)", None
 
     if Model.load(local).saved_input_example_info is not None:

@@ -20,9 +20,10 @@ import pandas as pd
 from gates.context import GateContext
 from gates.integration import judge_integration
 from gates.model_input import json_body, prepare
+from gates.model_task import BINARY, Task
 from gates.policy import IntegrationGatePolicy, PromotionPolicy
 from gates.result import GateResult
-from gates.scores import positive_scores
+from gates.scores import served_output, task_scores
 from tasks.judging import Judge, judging_env
 from tasks.judging_guard import read_attempts
 from tasks.judging_run import JudgingRun
@@ -43,7 +44,12 @@ def _tail(text: str, lines: int = 15) -> str:
 
 
 def run_probe(
-    copy: ModelCopy, sample: pd.DataFrame, expected: np.ndarray, policy: PromotionPolicy, workdir: Path
+    copy: ModelCopy,
+    sample: pd.DataFrame,
+    expected: np.ndarray,
+    policy: PromotionPolicy,
+    workdir: Path,
+    task: Task = BINARY,
 ) -> dict:
     """The clean-process checks, with the policy's time limit; a crash or timeout is a failed check."""
     gate = policy.gates.integration
@@ -56,6 +62,8 @@ def run_probe(
         "expected": str(workdir / "expected.npy"),
         "model_output": policy.model_output.model_dump(),
         "positive_label": policy.eval_data.positive_label,
+        "task": task.name,
+        "classes": list(task.classes) if task.name == "multiclass" else [],
         "tolerance": gate.tolerance,
         "single_rows": gate.single_rows,
     }
@@ -151,7 +159,12 @@ class ScoringServer:
 
 
 def serving_checks(
-    copy: ModelCopy, sample: pd.DataFrame, expected: np.ndarray, policy: PromotionPolicy, workdir: Path
+    copy: ModelCopy,
+    sample: pd.DataFrame,
+    expected: np.ndarray,
+    policy: PromotionPolicy,
+    workdir: Path,
+    task: Task = BINARY,
 ) -> tuple[list[dict], dict[str, float]]:
     """Start the server, send a dataframe_split request and a malformed one, compare, stop."""
     gate: IntegrationGatePolicy = policy.gates.integration
@@ -176,13 +189,14 @@ def serving_checks(
             ok = response.status_code == 200
             detail = f"HTTP {response.status_code}"
             if ok:
-                predictions = response.json()["predictions"]
-                output = (
-                    pd.DataFrame(predictions)
-                    if predictions and isinstance(predictions[0], dict)
-                    else np.asarray(predictions)
+                got = task_scores(
+                    served_output(response.json()["predictions"]),
+                    task.name,
+                    policy.model_output,
+                    len(rows),
+                    policy.eval_data.positive_label,
+                    task.classes,
                 )
-                got = positive_scores(output, policy.model_output, len(rows), policy.eval_data.positive_label)
                 diff = float(np.max(np.abs(got - expected[: len(rows)])))
                 ok = diff <= max(gate.tolerance, 1e-5)
                 detail += f"; max |difference| from the flow's scores {diff:.3g}"
@@ -217,10 +231,10 @@ def integration_step(ctx: GateContext, run: JudgingRun) -> GateResult:
     expected = np.asarray(candidate.served)[idx]
     with tempfile.TemporaryDirectory(prefix="modelgate-integration-") as tmp:
         workdir = Path(tmp)
-        probe = run_probe(copy, sample, expected, ctx.policy, workdir)
+        probe = run_probe(copy, sample, expected, ctx.policy, workdir, ctx.task)
         checks, timings = list(probe["checks"]), dict(probe.get("timings", {}))
         if gate.serve:
-            served, served_timings = serving_checks(copy, sample, expected, ctx.policy, workdir)
+            served, served_timings = serving_checks(copy, sample, expected, ctx.policy, workdir, ctx.task)
             checks += served
             timings.update(served_timings)
         run.attempts["candidate"].extend(read_attempts(str(workdir / "access.log")))

@@ -49,10 +49,13 @@ def robustness_profile(host: Any, request: dict[str, Any]) -> dict[str, Any]:
     categories = {c: sorted(reference[c].dropna().astype(str).unique().tolist()) for c in categorical}
     nullable = [c for c in names if c in request.get("nullable", [])]
     perturbed = robustness.perturbations(frame, numeric, categorical, scales, categories, gate, nullable)
-    clean, black = robustness.black_box(host.scores, frame, y, float(request["threshold"]), perturbed)
+    task, sigma = str(request.get("task", "binary")), float(request.get("sigma") or 1.0)
+    clean, black = robustness.black_box(host.scores, frame, y, float(request["threshold"]), perturbed, task, sigma)
     from tasks.model_views import has_gradients, torch_view
 
     view, note = torch_view(host.model, schema)
+    if view is not None and task == "regression":
+        view, note = None, "white-box attacks judge classifiers; a regression model gets the black-box perturbations"
     white: dict[str, dict[str, float]] = {}
     attacked = ""
     device = "cpu"
@@ -68,7 +71,13 @@ def robustness_profile(host: Any, request: dict[str, Any]) -> dict[str, Any]:
             white = attacks.white_box(space, y, gate)
             attacked = view.description
     profile = robustness.RobustnessProfile(
-        clean_accuracy=clean, white_box=white, white_box_note=note, black_box=black, device=device, noise_scales=scales
+        clean_accuracy=clean,
+        white_box=white,
+        white_box_note=note,
+        black_box=black,
+        device=device,
+        noise_scales=scales,
+        task=task,
     )
     return {"profile": profile.to_dict(), "attacked": attacked}
 
@@ -128,9 +137,15 @@ def latency_setup(host: Any, request: dict[str, Any]) -> dict[str, Any]:
     host.timing = timing
     targets = ["served"] + (["module"] if usable else [])
     module_device = device if usable else "cpu"
+    if usable:
+        why = timing.view.description
+    else:
+        from tasks.model_views import ONNX_LATENCY, is_onnx
+
+        why = ONNX_LATENCY if is_onnx(host.model) else timing.note
     return {
         "targets": targets,
-        "module_view": timing.view.description if usable else timing.note,
+        "module_view": why,
         "module_device": module_device,
         "device": device,
     }

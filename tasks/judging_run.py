@@ -43,6 +43,8 @@ class JudgingRun:
                 "schema": copy.schema.to_dict(),
                 "model_output": policy.model_output.model_dump(),
                 "positive_label": policy.eval_data.positive_label,
+                "task": self.inputs.task.name,
+                "classes": list(self.inputs.task.classes) if self.inputs.task.name == "multiclass" else [],
                 "version": copy.version,
             }
             self.judges[label] = self.side.add(label, copy.local_dir, frame, ref_frame, config)
@@ -111,6 +113,8 @@ class JudgingRun:
             return ModelScores(copy.version, None, error=reason, timed_out=reply.timed_out, access_attempts=attempts)
         data = reply.data
         if data.get("error"):
+            if data.get("bad_input"):
+                return ModelScores(copy.version, None, error=data["error"], bad_input=True, access_attempts=attempts)
             return ModelScores(
                 copy.version, None, error=f"raised at predict time: {data['error']}", access_attempts=attempts
             )

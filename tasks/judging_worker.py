@@ -21,7 +21,7 @@ import pandas as pd
 
 from gates.model_input import InputSchema, prepare
 from gates.policy import ModelOutputSpec
-from gates.scores import positive_scores
+from gates.scores import TaskMismatch, task_scores
 
 
 def _first_line(exc: BaseException) -> str:
@@ -38,9 +38,11 @@ class ModelHost:
         self.schema = InputSchema.from_dict(config["schema"])
         self.spec = ModelOutputSpec.model_validate(config["model_output"])
         self.positive_label = config["positive_label"]
+        self.task = str(config.get("task", "binary"))
+        self.classes = tuple(config.get("classes") or ())
         self.model: Any = None
         self.proba: Any = None
-        self.proba_index = 0
+        self.proba_index: Any = 0
         self.score_source = "predict()"
         self._frame: pd.DataFrame | None = None
         self._reference: pd.DataFrame | None = None
@@ -75,17 +77,35 @@ class ModelHost:
         return self.model.predict(prepare(frame, self.schema))
 
     def scores(self, frame: pd.DataFrame) -> np.ndarray:
-        """Positive-class scores as the gates judge them (predict_proba when that is the score source)."""
+        """What the gates judge (gates.scores.task_scores; predict_proba when that is the score source)."""
         if self.proba is not None:
-            return np.asarray(self.proba(prepare(frame, self.schema)), dtype=np.float64)[:, self.proba_index]
-        return positive_scores(self.predict(frame), self.spec, len(frame), self.positive_label)
+            proba = np.asarray(self.proba(prepare(frame, self.schema)), dtype=np.float64)
+            if self.task == "multiclass":
+                return np.concatenate([proba, np.zeros((len(proba), 1))], axis=1)[:, self.proba_index]
+            return proba[:, self.proba_index]
+        return self.read(self.predict(frame), len(frame))
+
+    def read(self, output: Any, rows: int) -> np.ndarray:
+        """predict()'s output read for the task."""
+        return task_scores(output, self.task, self.spec, rows, self.positive_label, self.classes)
 
     def _choose_source(self, output: Any, forced: bool = False) -> None:
         """Use the estimator's predict_proba when predict() gives labels and the policy allows it."""
         from tasks.model_views import probability_source
 
         wanted = "predict_proba" if forced else self.spec.scores_from
-        if wanted == "predict" or (wanted == "auto" and self.spec.kind not in ("auto", "label")):
+        if self.task == "regression":
+            found = probability_source(self.model)
+            if found is not None:
+                raise TaskMismatch(
+                    f"the policy's task is regression but the model is a classifier (its {found[2]} has "
+                    f"predict_proba and classes {', '.join(map(str, found[1][:5]))})"
+                )
+        if (
+            self.task == "regression"
+            or wanted == "predict"
+            or (wanted == "auto" and self.spec.kind not in ("auto", "label"))
+        ):
             return
         found = probability_source(self.model)
         if found is None:
@@ -94,10 +114,15 @@ class ModelHost:
             return
         if wanted == "auto":
             values = np.asarray(output.iloc[:, 0] if isinstance(output, pd.DataFrame) else output)
-            looks_like_labels = values.ndim == 1 and (values.dtype.kind in "OUSb" or np.isin(values, (0, 1)).all())
+            labels = self.classes if self.task == "multiclass" else (0, 1)
+            whole = values.dtype.kind in "iub" or (values.dtype.kind == "f" and np.isin(values, labels).all())
+            looks_like_labels = values.ndim == 1 and (values.dtype.kind in "OUS" or whole)
             if not looks_like_labels:
                 return
         proba, classes, estimator = found
+        if self.task == "multiclass":
+            self._multiclass_source(proba, classes, estimator)
+            return
         label = self.positive_label
         matches = [i for i, c in enumerate(classes) if c == label or str(c) == str(label)]
         if not matches:
@@ -105,15 +130,34 @@ class ModelHost:
         self.proba, self.proba_index = proba, matches[0]
         self.score_source = f"predict_proba() of the {estimator} (predict() returns labels)"
 
+    def _multiclass_source(self, proba: Any, classes: list[Any], estimator: str) -> None:
+        """predict_proba's columns put in the task's class order (a class it lacks scores 0)."""
+        position = {str(c): i for i, c in enumerate(classes)}
+        unknown = [str(c) for c in self.classes if str(c) not in position]
+        if unknown and len(unknown) == len(self.classes):
+            raise TaskMismatch(
+                f"the eval labels ({', '.join(map(str, self.classes[:5]))}) are not among the model's classes "
+                f"({', '.join(map(str, classes[:10]))})"
+            )
+        if unknown:
+            raise TaskMismatch(f"label(s) {', '.join(unknown[:5])} of the eval data are not among the model's classes")
+        self.proba, self.proba_index = proba, [position[str(c)] for c in self.classes]
+        self.score_source = f"predict_proba() of the {estimator} (predict() returns labels)"
+
     def score(self, _: dict[str, Any]) -> dict[str, Any]:
         start = time.perf_counter()
         frame = self.frame
         try:
             output = self.predict(frame)
-            served = positive_scores(output, self.spec, len(frame), self.positive_label)
-            self._choose_source(output)
-            values = served if self.proba is None else self.scores(frame)
         except Exception as exc:  # the model's own failure is evidence
+            return {"error": _first_line(exc), "seconds": time.perf_counter() - start}
+        try:
+            self._choose_source(output)
+            served = self.read(output, len(frame))
+            values = served if self.proba is None else self.scores(frame)
+        except TaskMismatch as exc:
+            return {"error": str(exc), "bad_input": True, "seconds": time.perf_counter() - start}
+        except Exception as exc:
             return {"error": _first_line(exc), "seconds": time.perf_counter() - start}
         np.save(self.work / "scores.npy", values)
         np.save(self.work / "served_scores.npy", served)

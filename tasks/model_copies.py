@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import mlflow.artifacts
+import numpy as np
 from mlflow.models import Model
 
 from gates.errors import BadInputError
 from gates.model_input import InputColumn, InputSchema, TensorInput
+from gates.model_task import OutputShape
 from tasks.registry import VersionRef
 
 
@@ -25,6 +27,7 @@ class ModelCopy:
     digest: str
     schema: InputSchema
     flavors: tuple[str, ...]
+    output: OutputShape = OutputShape(None, None)
 
     @property
     def version(self) -> str:
@@ -78,6 +81,29 @@ def input_schema(
     return InputSchema(columns=tuple(columns))
 
 
+def output_shape(signature: Any) -> OutputShape:
+    """Values per row and their kind, from a signature's outputs (unknown without one)."""
+    outputs = None if signature is None else signature.outputs
+    if outputs is None or not outputs.inputs:
+        return OutputShape(None, None)
+    if outputs.is_tensor_spec():
+        spec = outputs.inputs[0]
+        shape = tuple(spec.shape or ())
+        width = int(np.prod(shape[1:])) if len(shape) > 1 and all(d > 0 for d in shape[1:]) else 1
+        return OutputShape(width if len(outputs.inputs) == 1 else None, spec.type.kind == "f")
+    kinds = {getattr(c.type, "name", str(c.type)) for c in outputs.inputs}
+    return OutputShape(len(outputs.inputs), kinds <= {"double", "float"})
+
+
+def registered_output(ref: VersionRef) -> OutputShape:
+    """What the version's signature says predict() returns (nothing is loaded)."""
+    try:
+        info = mlflow.models.get_model_info(ref.uri)
+    except Exception:
+        return OutputShape(None, None)
+    return output_shape(info.signature)
+
+
 def registered_schema(
     ref: VersionRef, tensor_columns: list[str] | None, unsigned: InputSchema | None = None
 ) -> InputSchema:
@@ -106,4 +132,5 @@ def download_copy(
         digest=directory_sha256(local),
         schema=schema,
         flavors=tuple(sorted(mlmodel.flavors)),
+        output=output_shape(mlmodel.signature),
     )

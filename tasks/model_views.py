@@ -17,6 +17,16 @@ if TYPE_CHECKING:  # torch is imported only where a model brings it
     import torch
 
 PROTOCOL = ("torch_module", "encode", "continuous_columns")
+# An mlflow.onnx model: predict() runs the graph in an onnxruntime session, which offers no gradients to attack,
+# and which is itself the serving runtime, so the latency gate times it as served only.
+ONNX_ROBUSTNESS = (
+    "an ONNX graph run by onnxruntime, which gives no gradients; white-box attacks skipped, black-box checks only"
+)
+ONNX_LATENCY = (
+    "an ONNX graph: timed as served, predict() through its onnxruntime session (with onnxruntime's own thread "
+    "pool, as a scoring server runs it); no separate core target: the session is the serving runtime itself, "
+    "predict() adds only MLflow's input check, and no torch mode (compile, CUDA graphs) applies to it"
+)
 
 
 @dataclass
@@ -60,6 +70,8 @@ def torch_view(model: Any, schema: InputSchema) -> tuple[TorchView | None, str]:
             description="the model's own torch_module() behind its encode()",
         ), ""
     flavors = model.metadata.flavors
+    if is_onnx(model):  # a torch net exported to ONNX has left torch behind: no module to claim
+        return None, ONNX_ROBUSTNESS
     if "pytorch" not in flavors:
         return None, "the model exposes no torch module; white-box attacks skipped, black-box checks only"
     fmt = flavors["pytorch"].get("serialization_format") or (
@@ -85,6 +97,11 @@ def torch_view(model: Any, schema: InputSchema) -> tuple[TorchView | None, str]:
         continuous=continuous,
         description=description,
     ), ""
+
+
+def is_onnx(model: Any) -> bool:
+    """Whether the version was logged with mlflow.onnx (its pyfunc runs the graph in onnxruntime)."""
+    return "onnx" in model.metadata.flavors
 
 
 def has_gradients(view: TorchView, x: torch.Tensor) -> str:

@@ -72,6 +72,13 @@ def evaluation(result: GateResult, names: Names, policy: PromotionPolicy | None)
     elif not d.get("has_champion", names.champion is not None):
         out.append('<p class="hint">No champion to compare against: judged on absolute thresholds only.</p>')
     facts = [f"{d['rows']:,} rows" if finite(d.get("rows")) else ""]
+    if d.get("task"):
+        facts.append(f"task {d['task']} ({d.get('task_reason') or 'binary'})")
+    if isinstance(d.get("per_class_recall"), dict):
+        recall = ", ".join(f"{k} {v:.3f}" for k, v in d["per_class_recall"].items() if finite(v))
+        facts.append(f"recall per class: {recall}")
+    if finite(d.get("mape_rows_left_out")) and d.get("mape_rows_left_out"):
+        facts.append(f"{d['mape_rows_left_out']:,} rows with a target near zero left out of mape")
     if finite(d.get("resamples")) and d.get("resamples"):
         facts.append(f"{d['resamples']:,} paired bootstrap resamples")
     if finite(d.get("decision_threshold")):
@@ -94,7 +101,9 @@ def bias(result: GateResult, names: Names, policy: PromotionPolicy | None) -> st
             size = feature.get("min_group_size", "min_group_size")
             out.append(f'<p class="hint">Shown, not judged (fewer than {escape(str(size))} rows): {escape(small)}</p>')
         charts = []
-        for key, label in RATES:
+        task_metrics = result.details.get("group_metrics")
+        shown = RATES if not task_metrics else [(k, str(k).replace("_", " ")) for k in task_metrics[:2]]
+        for key, label in shown:
             points = [
                 GroupPoint(
                     label=f"{g.get('group')} (n={g.get('size', '?')})",
@@ -109,7 +118,7 @@ def bias(result: GateResult, names: Names, policy: PromotionPolicy | None) -> st
             if points:
                 charts.append(group_plot(points, title=label, names=(names.candidate, names.champion or "")))
         out.append(f'<div class="charts">{"".join(charts)}</div>')
-        out.append(_group_table(groups, names))
+        out.append(_group_table(groups, names, result.details.get("group_metrics")))
     rules, verdicts = {}, {}
     ops = {m.name: ">=" if m.name.rsplit(": ", 1)[-1] in BIAS_HIGHER_IS_BETTER else "<=" for m in result.measurements}
     for feature in result.details.get("features") or []:
@@ -137,9 +146,9 @@ def bias(result: GateResult, names: Names, policy: PromotionPolicy | None) -> st
     return "".join(out)
 
 
-def _group_table(groups: list[dict], names: Names) -> str:
+def _group_table(groups: list[dict], names: Names, metrics: list[str] | None = None) -> str:
     headers = ["group", "rows", "judged"]
-    cols = ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy")
+    cols = tuple(metrics or ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy"))
     for c in cols:
         headers += [f"{c.replace('_', ' ')} {names.candidate}"] + ([names.champion] if names.champion else [])
     rows = []

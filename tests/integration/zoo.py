@@ -328,3 +328,37 @@ def log_pyfunc_torch(name: str, train: pd.DataFrame, variant: Variant) -> str:
     finally:
         cloudpickle.unregister_pickle_by_value(module)
     return str(info.registered_model_version)
+
+
+def log_onnx(name: str, train: pd.DataFrame, variant: Variant) -> str:
+    """Family 6: scikit-learn converted with skl2onnx, logged with mlflow.onnx (the common route for tabular ONNX).
+
+    Pipeline(StandardScaler, LogisticRegression) on the numeric columns as one float32 matrix, converted
+    with `to_onnx(pipeline, x[:1], options={"zipmap": False})`: the graph takes one float32 tensor `X`
+    and returns `label` (int64) and `probabilities` (float32, one column per class), so pyfunc predict()
+    returns a dict of the two. A tensor signature; the policy names its columns with `tensor_input_columns`.
+    """
+    import mlflow.onnx
+    import onnx
+    import onnxruntime
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    view = training_view(train, variant)
+    x = view[list(NUMERIC)].to_numpy(np.float32)
+    pipeline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(x, view[TARGET].to_numpy())
+    graph = to_onnx(pipeline, x[:1], options={"zipmap": False})
+    session = onnxruntime.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"])
+    outputs = dict(zip([o.name for o in session.get_outputs()], session.run(None, {"X": x[:5]}), strict=True))
+    with mlflow.start_run(run_name=f"{name}-{variant}"):
+        info = mlflow.onnx.log_model(
+            graph,
+            name="model",
+            signature=infer_signature(x[:5], outputs),
+            input_example=x[:5],
+            pip_requirements=[f"onnx=={onnx.__version__}", f"onnxruntime=={onnxruntime.__version__}"],
+            registered_model_name=name,
+        )
+    return str(info.registered_model_version)
