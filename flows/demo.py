@@ -1,4 +1,4 @@
-"""The demo: train Adult income models, then let the promotion flow judge them."""
+"""The demo: train Adult income models, then let the promotion flow judge them; then a multiclass and a regression."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from demo.adult_model import TrainConfig
 from flows.promote import promote
 from gates.outcome import PromotionOutcome
 from tasks.demo_models import reset_registered_model, train_and_register, write_broken_eval
+from tasks.demo_sklearn import train_and_register_sklearn
 from tasks.evidence import evidence_root
 
+POLICIES = Path(__file__).resolve().parent.parent / "configs" / "policies"
 DEMO_MODEL = "adult-income"
-DEMO_POLICY = Path(__file__).resolve().parent.parent / "configs" / "policies" / f"{DEMO_MODEL}.yaml"
+DEMO_POLICY = POLICIES / f"{DEMO_MODEL}.yaml"
 
 BASELINE = TrainConfig(hidden=(16,), epochs=4, train_rows=5000, categorical=("education", "marital_status", "sex"))
 FULL = TrainConfig(hidden=(64, 32), epochs=10)
@@ -48,14 +50,55 @@ DEMO_CANDIDATES: list[tuple[str, TrainConfig, str]] = [
     ("relationship-only", WORSE, "Tiny MLP that sees one categorical column: a worse candidate."),
 ]
 
+# One short section per other task: scikit-learn models (demo/sklearn_data.py has each label's recipe), logged with
+# mlflow.sklearn and registered as v1, v2, ... in this order, then judged in the same order under the model's policy.
+TASK_SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
+    (
+        "wine-cultivar",
+        [
+            ("scaled-logistic", "Logistic regression on standardised measurements: the first champion."),
+            (
+                "unscaled-knn",
+                "5-nearest-neighbours on the raw measurements: proline (278 to 1,680) swamps the other twelve "
+                "columns in its distances, so it is much less accurate.",
+            ),
+        ],
+    ),
+    (
+        "diabetes-progression",
+        [
+            ("linear", "Linear regression on standardised features: the first champion."),
+            (
+                "miscoded-sex-2",
+                "The same regression trained on an extract where progression was recorded 20 points high for "
+                "patients of sex 2: overall error barely moves, its predictions for one sex do.",
+            ),
+        ],
+    ),
+]
+
+
+def judge_task_sections(trigger: str = "demo") -> list[PromotionOutcome]:
+    """Register each TASK_SECTIONS model's versions from v1, then judge them in order under its policy."""
+    outcomes = []
+    for model, candidates in TASK_SECTIONS:
+        reset_registered_model(model)
+        versions = [train_and_register_sklearn(model, label, text) for label, text in candidates]
+        policy_path = str(POLICIES / f"{model}.yaml")
+        outcomes += [promote(model=model, version=v, policy_path=policy_path, trigger=trigger) for v in versions]
+    return outcomes
+
 
 @flow(name="modelgate-demo", flow_run_name="modelgate demo", log_prints=True)
 def demo(model: str = DEMO_MODEL, policy_path: str = str(DEMO_POLICY)) -> list[PromotionOutcome]:
-    """Register v1..v7, then judge each; the full model is first judged on a broken eval file, then on the good one."""
+    """Register v1..v7, then judge each; the full model is first judged on a broken eval file, then on the good one.
+
+    Then the multiclass and regression sections (TASK_SECTIONS), each judged under its own policy.
+    """
     reset_registered_model(model)
     versions = {label: train_and_register(model, label, config, text) for label, config, text in DEMO_CANDIDATES}
     broken = write_broken_eval(str(evidence_root().parent / "demo"))
-    return [
+    adult = [
         promote(model=model, version=versions["baseline"], policy_path=policy_path, trigger="demo"),
         promote(model=model, version=versions["biased"], policy_path=policy_path, trigger="demo"),
         promote(model=model, version=versions["brittle"], policy_path=policy_path, trigger="demo"),
@@ -65,3 +108,4 @@ def demo(model: str = DEMO_MODEL, policy_path: str = str(DEMO_POLICY)) -> list[P
         promote(model=model, version=versions["full"], policy_path=policy_path, trigger="demo"),
         promote(model=model, version=versions["relationship-only"], policy_path=policy_path, trigger="demo"),
     ]
+    return adult + judge_task_sections()

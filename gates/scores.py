@@ -146,7 +146,13 @@ def served_output(predictions: Any) -> Any:
 
 
 def class_probabilities(output: Any, spec: ModelOutputSpec, rows: int, classes: tuple[Any, ...]) -> NDArray:
-    """(rows, classes) probabilities: a 2-D output per class column (softmax of logits), or one-hot of labels."""
+    """(rows, classes) probabilities: a 2-D output per class column (softmax of logits), or one-hot of labels.
+
+    A DataFrame whose columns are named after the classes is read in class order, whatever its column order."""
+    if isinstance(output, pd.DataFrame) and spec.column is None and len(output.columns) == len(classes) > 1:
+        by_name = {str(c): c for c in output.columns}
+        if set(by_name) == {str(c) for c in classes}:
+            output = output[[by_name[str(c)] for c in classes]]
     values = _values(output, spec)
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]

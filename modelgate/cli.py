@@ -61,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--policy", help="policy YAML (default: configs/policies/<model>.yaml)")
     k.add_argument("--json", action="store_true", help="print what was found as JSON")
 
-    sub.add_parser("demo", help="train the demo models on UCI Adult and run the promotion flow on each")
+    sub.add_parser(
+        "demo", help="train the demo models (UCI Adult; scikit-learn wine and diabetes) and promote each in turn"
+    )
 
     h = sub.add_parser("history", help="list every promotion attempt recorded for a model")
     h.add_argument("--model", required=True, help="registered model name")
@@ -201,7 +203,8 @@ def _demo(_: argparse.Namespace) -> int:
     print(_outcome_rows(outcomes))
     print()
     print("Each attempt's one-page report is in the 'report' column (also logged to its MLflow ledger run as")
-    print("evidence/report.html); `modelgate history --model adult-income` lists the ledger.")
+    print("evidence/report.html); `modelgate history --model adult-income` (or wine-cultivar,")
+    print("diabetes-progression) lists the ledger.")
     return 0
 
 

@@ -154,14 +154,17 @@ def group_plot(points: Sequence[GroupPoint], *, title: str, names: tuple[str, st
     bottom = top + row_h * len(points)
     values = [v for p in points for v in (p.candidate, p.champion) if v is not None]
     values += [v for p in points for iv in (p.candidate_interval, p.champion_interval) if iv for v in iv]
-    ticks = nice_range([0.0, *values] if values and max(values) > 0 else [0.0, 0.1], floor=0.0, ceiling=1.0)
+    rates = not values or max(values) <= 1.0
+    ticks = nice_range(
+        [0.0, *values] if values and max(values) > 0 else [0.0, 0.1], floor=0.0, ceiling=1.0 if rates else None
+    )
     lo, hi = ticks[0], ticks[-1]
 
     def scale(v: float) -> float:
         return left + (min(max(v, lo), hi) - lo) / (hi - lo) * (right - left)
 
     body = [_text(4, 16, title, size=13, font_weight="600")]
-    body += _x_axis(ticks, scale, top - 4, bottom, percent=True)
+    body += _x_axis(ticks, scale, top - 4, bottom, percent=rates)
     body.append(f'<line x1="{left}" x2="{left}" y1="{top - 4}" y2="{bottom}" stroke="#9ca3af"/>')
     for i, p in enumerate(points):
         y = top + row_h * i + row_h / 2
@@ -190,7 +193,15 @@ def group_plot(points: Sequence[GroupPoint], *, title: str, names: tuple[str, st
                 else f'<rect x="{scale(value) - 4.5:.1f}" y="{yy - 4.5:.1f}" width="9" height="9" fill="{colour}"/>'
             )
             body.append(mark)
-            body.append(_text(right + 8, yy + 4, f"{name} {value * 100:.1f}%", size=11, fill=colour))
+            body.append(
+                _text(
+                    right + 8,
+                    yy + 4,
+                    f"{name} {value * 100:.1f}%" if rates else f"{name} {value:.4g}",
+                    size=11,
+                    fill=colour,
+                )
+            )
     return _svg(width, bottom + 22, body, title)
 
 

@@ -272,5 +272,10 @@ SECTIONS: dict[str, Callable[[GateResult, Names, PromotionPolicy | None], str]] 
 
 
 def section_body(result: GateResult, names: Names, policy: PromotionPolicy | None) -> str:
-    """The gate's own rendering, or the generic one."""
-    return SECTIONS.get(result.gate, generic)(result, names, policy)
+    """The gate's own rendering, or the generic one; a rendering fault shows the measurements and says so
+    (the report must never stop a decision from being recorded)."""
+    try:
+        return SECTIONS.get(result.gate, generic)(result, names, policy)
+    except Exception as exc:
+        note = f"The charts of this gate could not be drawn ({type(exc).__name__}: {exc}); its measurements follow."
+        return f'<p class="hint">{escape(note)}</p>' + generic(result, names, policy)

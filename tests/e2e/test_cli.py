@@ -20,27 +20,41 @@ def run(args: list[str], home: Path, timeout: int = 600) -> subprocess.Completed
     return subprocess.run(CLI + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def failed_gates(line: str) -> list[str]:
+    """The gates a demo table row shows as failed."""
+    return sorted(g.split("=")[0] for g in line.replace(",", " ").split() if g.endswith("=failed"))
+
+
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("home")
-    result = run(["demo"], home)
+    result = run(["demo"], home, timeout=900)  # about 5 minutes alone on 2 cores; more beside other test files
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [ln for ln in result.stdout.splitlines() if ln[:2] in ("v1", "v2", "v3", "v4", "v5", "v6", "v7")]
-    assert [ln.split()[:3] for ln in lines] == [
-        ["v1", "promote", "promoted"],  # baseline: first champion
-        ["v2", "reject", "rejected"],  # biased: the bias gate rejects it
-        ["v3", "reject", "rejected"],  # brittle: the robustness gate rejects it
-        ["v4", "reject", "rejected"],  # slow: the latency gate rejects it
-        ["v5", "reject", "rejected"],  # batch-dependent: the integration gate rejects it
-        ["v6", "reject", "rejected"],  # full, on a broken eval file: data validation rejects it
-        ["v6", "promote", "promoted"],  # full, on the good eval file
-        ["v7", "reject", "rejected"],  # worse
+    assert [ln.split()[:4] for ln in lines] == [
+        ["v1", "promote", "promoted", "v1"],  # baseline: first champion
+        ["v2", "reject", "rejected", "v1"],  # biased: the bias gate rejects it
+        ["v3", "reject", "rejected", "v1"],  # brittle: the robustness gate rejects it
+        ["v4", "reject", "rejected", "v1"],  # slow: the latency gate rejects it
+        ["v5", "reject", "rejected", "v1"],  # batch-dependent: the integration gate rejects it
+        ["v6", "reject", "rejected", "v1"],  # full, on a broken eval file: data validation rejects it
+        ["v6", "promote", "promoted", "v6"],  # full, on the good eval file
+        ["v7", "reject", "rejected", "v6"],  # worse
+        ["v1", "promote", "promoted", "v1"],  # wine-cultivar: scaled logistic regression, first champion
+        ["v2", "reject", "rejected", "v1"],  # wine-cultivar: k-NN on unscaled measurements, much less accurate
+        ["v1", "promote", "promoted", "v1"],  # diabetes-progression: linear regression, first champion
+        ["v2", "reject", "rejected", "v1"],  # diabetes-progression: miscoded labels shift one sex's predictions
     ]
     assert "integration=failed" in lines[4] and "evaluation=passed" in lines[4]
     assert "latency=failed" in lines[3] and "evaluation=passed" in lines[3] and "robustness=passed" in lines[3]
     assert "bias=failed" in lines[1] and "evaluation=passed" in lines[1]
     assert "robustness=failed" in lines[2] and "evaluation=passed" in lines[2]
     assert "data_validation=failed" in lines[5] and "evaluation=skipped" in lines[5]
+    wine_v1, wine_v2, diabetes_v1, diabetes_v2 = lines[8:]
+    assert failed_gates(wine_v1) == [] and "bias=skipped" in wine_v1  # no sensitive feature in wine
+    assert failed_gates(wine_v2) == ["evaluation"]
+    assert failed_gates(diabetes_v1) == [] and "bias=passed" in diabetes_v1
+    assert failed_gates(diabetes_v2) == ["bias"] and "evaluation=passed" in diabetes_v2
     return home
 
 
@@ -51,7 +65,8 @@ def test_demo_leaves_state_inside_its_home(demo_home):
     assert any((demo_home / "artifacts" / "model-promotions").rglob("summary.md"))
     assert any((demo_home / "artifacts" / "modelgate-evidence-cache").rglob("gates.json"))
     assert any((demo_home / "evidence" / "cache" / "drift").rglob("drift.html"))
-    assert any((demo_home / "evidence" / "reports" / "adult-income").rglob("*.html"))
+    for model in ("adult-income", "wine-cultivar", "diabetes-progression"):
+        assert any((demo_home / "evidence" / "reports" / model).rglob("*.html")), model
 
 
 @pytest.mark.slow
@@ -69,6 +84,15 @@ def test_history_lists_the_demo_attempts(demo_home):
         ("v6", "promoted"),
         ("v7", "rejected"),
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["wine-cultivar", "diabetes-progression"])
+def test_history_lists_the_task_sections(demo_home, model):
+    result = run(["history", "--model", model], demo_home)
+    assert result.returncode == 0, result.stderr
+    rows = [ln.split() for ln in result.stdout.splitlines()[2:]]
+    assert [(r[2], r[4]) for r in rows] == [("v1", "promoted"), ("v2", "rejected")]
 
 
 @pytest.mark.slow

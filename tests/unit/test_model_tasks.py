@@ -151,3 +151,17 @@ def test_policy_metric_names_must_fit_the_declared_task() -> None:
         parse_policy({**base, "task": "multiclass", "gates": {"bias": {"metrics": {"mae_difference": {}}}}})
     parsed = parse_policy({**base, "gates": {"evaluation": {"metrics": {"rmse": {"threshold": 40}}}}})
     assert parsed.gates.evaluation.rules_for("regression")["rmse"].threshold == 40
+
+
+def test_a_regression_bias_section_draws_target_units() -> None:
+    from tasks.report_charts import GroupPoint, group_plot
+
+    points = [GroupPoint(label="a (n=40)", candidate=41.5, champion=38.0), GroupPoint(label="b (n=50)", candidate=52.0)]
+    svg = group_plot(points, title="mae", names=("v2", "v1"))
+    assert svg.startswith("<svg") and "%" not in svg
+
+
+def test_class_columns_named_after_the_classes_are_read_in_class_order() -> None:
+    frame = pd.DataFrame({"fish": [0.7, 0.1], "cat": [0.2, 0.1], "dog": [0.1, 0.8]})
+    proba = class_probabilities(frame, SPEC, 2, ("cat", "dog", "fish"))
+    assert proba.tolist() == [[0.2, 0.1, 0.7], [0.1, 0.8, 0.1]]
