@@ -70,6 +70,7 @@ def recorded(prefect_harness, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     return str(info.registered_model_version), str(policy), folder, frame
 
 
+@pytest.mark.slow  # a clean-process probe and a real scoring server: the full suite runs it
 def test_flow_probe_and_server_hand_predict_identical_inputs(recorded):
     version, policy, folder, frame = recorded
     outcome = promote(model=MODEL, version=version, policy_path=policy)
