@@ -279,7 +279,12 @@ def _judge(cand: RobustnessProfile, champ: RobustnessProfile | None, policy: Rob
         summary = f"{len(failures)} robustness check(s) failed: {listing(failures)}{where}."
     else:
         status = GateStatus.PASSED
-        summary = f"All {len(measurements)} robustness checks pass (clean accuracy {cand.clean_accuracy:.3f}){where}."
+        clean = (
+            f"clean MAE {-cand.clean_accuracy:.3f} target std"
+            if cand.task == "regression"
+            else f"clean accuracy {cand.clean_accuracy:.3f}"
+        )
+        summary = f"All {len(measurements)} robustness checks pass ({clean}){where}."
     return GateResult(
         gate=GATE,
         status=status,

@@ -165,3 +165,16 @@ def test_class_columns_named_after_the_classes_are_read_in_class_order() -> None
     frame = pd.DataFrame({"fish": [0.7, 0.1], "cat": [0.2, 0.1], "dog": [0.1, 0.8]})
     proba = class_probabilities(frame, SPEC, 2, ("cat", "dog", "fish"))
     assert proba.tolist() == [[0.2, 0.1, 0.7], [0.1, 0.8, 0.1]]
+
+
+def test_a_regression_robustness_summary_speaks_of_mae() -> None:
+    from gates.policy import RobustnessGatePolicy
+    from gates.robustness import RobustnessProfile, judge
+
+    rows = [{"perturbation": "gaussian_noise", "level": 0.1, "accuracy": -0.12, "flip_rate": 0.05}]
+    profile = RobustnessProfile(
+        clean_accuracy=-0.1, black_box=rows, white_box_note="no torch module", task="regression"
+    )
+    result = judge(profile, None, RobustnessGatePolicy())
+    assert result.status is GateStatus.PASSED
+    assert result.summary.startswith("All 1 robustness checks pass (clean MAE 0.100 target std) (no torch module); ")
