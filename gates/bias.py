@@ -21,7 +21,6 @@ still fails.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +36,7 @@ from gates.group_rates import (
     fairness_metrics,
     finite_or_none,
     frame_metrics,
-    group_label,
+    group_rows,
     metric_frame,
     percentile_interval,
 )
@@ -45,7 +44,6 @@ from gates.policy import BIAS_HIGHER_IS_BETTER, BiasGatePolicy, BiasRule
 from gates.result import GateResult, GateStatus, Measurement, failure_status, guarded, listing, skipped
 
 GATE = "bias"
-PREFIXES = {"candidate": "", "champion": "champion_"}  # of a group row's keys
 
 
 @dataclass(frozen=True)
@@ -93,6 +91,15 @@ def _judge(metric: str, low: float, high: float, bound: float, *, worsening: boo
     return "pass" if high <= bound else "fail" if low > bound else "inconclusive"
 
 
+def skip_reason(audit: Audit, judged: NDArray, min_group_size: int) -> str | None:
+    """Why a feature cannot be judged (one group, or fewer than two large enough), or None."""
+    if audit.labels.size < 2:
+        return f"only one group ({audit.labels[0] if audit.labels.size else 'none'}) in {audit.name!r}"
+    if judged.sum() < 2:
+        return f"fewer than two groups of {audit.name!r} have at least {min_group_size} rows; nothing judged"
+    return None
+
+
 def audit_feature(
     audit: Audit, y: NDArray, preds: dict[str, NDArray], draws: dict[str, dict[str, NDArray]], policy: BiasGatePolicy
 ) -> dict:
@@ -117,17 +124,13 @@ def audit_feature(
     confidence = policy.bootstrap.confidence
     entry: dict = {
         "feature": audit.name,
-        "groups": _group_rows(audit.labels, sizes, judged, tables, draws, confidence),
+        "groups": group_rows(list(RATES), audit.labels, sizes, judged, tables, draws, confidence),
         "by_group": {k: by_group_json(t) for k, t in tables.items()},
         "min_group_size": policy.min_group_size,
     }
-    if audit.labels.size < 2:
-        entry["skipped"] = f"only one group ({audit.labels[0] if audit.labels.size else 'none'}) in {audit.name!r}"
-        return entry
-    if judged.sum() < 2:
-        entry["skipped"] = (
-            f"fewer than two groups of {audit.name!r} have at least {policy.min_group_size} rows; nothing judged"
-        )
+    reason = skip_reason(audit, judged, policy.min_group_size)
+    if reason:
+        entry["skipped"] = reason
         return entry
     entry["not_judged"] = [str(g) for g, ok in zip(audit.labels, judged, strict=True) if not ok]
     point = {k: frame_metrics(f["judged"]) for k, f in frames.items()}
@@ -136,33 +139,6 @@ def audit_feature(
         metric: _metric_entry(metric, rule, point, samples, confidence) for metric, rule in policy.metrics.items()
     }
     return entry
-
-
-def _group_rows(
-    labels: NDArray,
-    sizes: NDArray,
-    judged: NDArray,
-    tables: dict[str, pd.DataFrame],
-    draws: dict[str, dict[str, NDArray]],
-    confidence: float,
-) -> list[dict]:
-    """One row per group: size, judged, each rate (MetricFrame) and its interval, for candidate and champion."""
-    values = {k: {group_label(i): row for i, row in t.iterrows()} for k, t in tables.items()}
-    bounds = {k: {r: percentile_interval(d[r], confidence) for r in RATES} for k, d in draws.items()}
-    rows = []
-    for i, label in enumerate(labels):
-        row: dict[str, Any] = {"group": str(label), "size": int(sizes[i]), "judged": bool(judged[i])}
-        for r in RATES:
-            for k, prefix in PREFIXES.items():
-                if k in tables:
-                    row[f"{prefix}{r}"] = finite_or_none(values[k][str(label)][r])
-        for r in RATES:
-            for k, prefix in PREFIXES.items():
-                if k in tables:
-                    low, high = bounds[k][r]
-                    row[f"{prefix}{r}_interval"] = [finite_or_none(low[i]), finite_or_none(high[i])]
-        rows.append(row)
-    return rows
 
 
 def _metric_entry(
@@ -235,18 +211,33 @@ def _audit(frame: pd.DataFrame, y: NDArray, cand: NDArray, champ: NDArray | None
     if champ is not None:
         preds["champion"] = _binary(champ, rows, "champion predictions")
     features = audit_features(frame, _binary(y, rows, "y"), preds, policy)
-    failures, inconclusive, measurements = _verdicts(features, policy)
+    degenerate = single_class_note(preds["candidate"])
+    extra = {"single_class_prediction": None if degenerate is None else int(preds["candidate"][0])}
+    return bias_result(features, dict(policy.metrics), policy, degenerate, extra)
+
+
+def bias_result(
+    features: list[dict],
+    rules: dict[str, BiasRule],
+    policy: BiasGatePolicy,
+    degenerate: str | None,
+    extra: dict,
+    remark: str = "",
+    unit: str | None = None,
+) -> GateResult:
+    """The gate's result from the audited features: failed, inconclusive (per `policy.inconclusive`), warned
+    for a degenerate candidate, or passed; `extra` joins the details, `remark` ends the summary."""
+    failures, inconclusive, measurements = verdicts(features, rules, unit)
     judged = [f for f in features if "metrics" in f]
     notes = [f["skipped"] for f in features if "skipped" in f]
-    degenerate = single_class_note(preds["candidate"])
     details = {
+        **extra,
         "features": features,
         "failures": failures,
         "inconclusive": inconclusive,
         "notes": notes,
         "confidence": policy.bootstrap.confidence,
         "min_group_size": policy.min_group_size,
-        "single_class_prediction": None if degenerate is None else int(preds["candidate"][0]),
     }
     lead = f"{degenerate} " if degenerate else ""
     if not judged:
@@ -254,7 +245,7 @@ def _audit(frame: pd.DataFrame, y: NDArray, cand: NDArray, champ: NDArray | None
             gate=GATE,
             status=GateStatus.SKIPPED,
             blocking=policy.blocking,
-            summary=lead + "nothing could be judged: " + "; ".join(notes),
+            summary=lead + "nothing could be judged: " + "; ".join(notes) + remark,
             details=details,
         )
     treat_inconclusive_as_failure = policy.inconclusive == "fail" and inconclusive
@@ -277,7 +268,7 @@ def _audit(frame: pd.DataFrame, y: NDArray, cand: NDArray, champ: NDArray | None
         gate=GATE,
         status=status,
         blocking=policy.blocking,
-        summary=lead + summary,
+        summary=lead + summary + remark,
         measurements=tuple(measurements),
         details=details,
     )
@@ -296,31 +287,40 @@ def audit_features(frame: pd.DataFrame, y: NDArray, preds: dict[str, NDArray], p
     return out
 
 
-def _verdicts(features: list[dict], policy: BiasGatePolicy) -> tuple[list[str], list[str], list[Measurement]]:
-    """The failed and inconclusive checks, in words, and one measurement per judged metric."""
+def verdicts(
+    features: list[dict], rules: dict[str, BiasRule], unit: str | None = None
+) -> tuple[list[str], list[str], list[Measurement]]:
+    """The failed and inconclusive checks, in words, and one measurement per judged metric. A metric entry's
+    `worst_class` (multiclass) and `candidate_raw` (regression, in target units; `unit` the judged unit) are
+    named too."""
     failures, inconclusive, measurements = [], [], []
     for f in features:
         for metric, m in f.get("metrics", {}).items():
-            verdicts = [c["verdict"] for c in m["checks"]]
+            worst = f" (worst class {m['worst_class']})" if "worst_class" in m else ""
+            where = f" (in {unit})" if unit else ""
             for c in m["checks"]:
-                text = f"{f['feature']}: {metric} {c['check']} ({c['verdict']})"
+                text = f"{f['feature']}: {metric}{worst}{where} {c['check']} ({c['verdict']})"
                 if c["verdict"] == "fail":
                     failures.append(text)
                 elif c["verdict"] == "inconclusive":
                     inconclusive.append(text)
+            found = [c["verdict"] for c in m["checks"]]
             lo, hi = m["interval"]
-            passed = None if not verdicts else ("fail" not in verdicts and "inconclusive" not in verdicts)
+            extra = f"worst class {m['worst_class']}; " if worst else ""
+            if m.get("candidate_raw") is not None:
+                extra += f"in {unit}; {m['candidate_raw']:.4g} in target units; "
+            w_interval = m.get("worsening_interval") or [None, None]
             measurements.append(
                 Measurement(
                     name=f"{f['feature']}: {metric}",
                     value=m["candidate"],
-                    threshold=policy.metrics[metric].limit,
+                    threshold=rules[metric].limit,
                     champion_value=m.get("champion"),
                     difference=m.get("worsening"),
-                    interval_low=(m.get("worsening_interval") or [None])[0],
-                    interval_high=(m.get("worsening_interval") or [None, None])[1],
-                    passed=passed,
-                    note=f"candidate interval [{lo:.3f}, {hi:.3f}]; "
+                    interval_low=w_interval[0],
+                    interval_high=w_interval[1],
+                    passed=None if not found else ("fail" not in found and "inconclusive" not in found),
+                    note=f"{extra}candidate interval [{lo:.3f}, {hi:.3f}]; "
                     + ", ".join(f"{c['check']}: {c['verdict']}" for c in m["checks"]),
                     rule="; ".join(c["check"] for c in m["checks"]),
                 )

@@ -24,20 +24,18 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from gates.bias import Audit, _metric_entry, audits
-from gates.group_rates import by_group_json, finite_or_none, group_label
+from gates.bias import Audit, _metric_entry, audits, bias_result, skip_reason
+from gates.group_rates import PREFIXES, by_group_json, finite_or_none, group_label, group_rows
 from gates.group_task_rates import (
-    PREFIXES,
     MulticlassRates,
     RegressionRates,
     TaskRates,
     Values,
     bootstrap_values,
-    group_rows,
     group_values,
 )
 from gates.policy import BIAS_TASK_METRICS, BiasGatePolicy, BiasRule
-from gates.result import GateResult, GateStatus, Measurement, failure_status, guarded, listing, skipped
+from gates.result import GateResult, guarded, skipped
 
 GATE = "bias"
 
@@ -116,7 +114,9 @@ def _audit(rates: TaskRates, frame: pd.DataFrame, y: Any, cand: Any, champ: Any,
     else:
         details |= {"target_std": std, "unit": "target std" if std > 0 else "target units"}
     flat = " The eval target is constant (std 0): the gaps are judged in target units." if std == 0 else ""
-    return _result(features, rules, policy, _degenerate(rates, preds["candidate"]), details, flat)
+    degenerate = _degenerate(rates, preds["candidate"])
+    details["single_value_prediction"] = degenerate is not None
+    return bias_result(features, rules, policy, degenerate, details, flat, details.get("unit"))
 
 
 def _feature(
@@ -141,13 +141,9 @@ def _feature(
         "by_group": {k: by_group_json(t) for k, t in tables.items()},
         "min_group_size": policy.min_group_size,
     }
-    if audit.labels.size < 2:
-        entry["skipped"] = f"only one group ({audit.labels[0] if audit.labels.size else 'none'}) in {audit.name!r}"
-        return entry
-    if judged.sum() < 2:
-        entry["skipped"] = (
-            f"fewer than two groups of {audit.name!r} have at least {policy.min_group_size} rows; nothing judged"
-        )
+    reason = skip_reason(audit, judged, policy.min_group_size)
+    if reason:
+        entry["skipped"] = reason
         return entry
     entry["not_judged"] = [str(g) for g, ok in zip(audit.labels, judged, strict=True) if not ok]
     labels = [group_label(i) for i in tables["candidate"].index]
@@ -199,96 +195,3 @@ def _degenerate(rates: TaskRates, pred: NDArray) -> str | None:
         f"The candidate predicts {float(pred[0]):g} for all {pred.size:,} rows: every group's mean prediction is "
         "the same and its errors only mirror the target's spread, so the fairness metrics say nothing about fairness."
     )
-
-
-def _result(
-    features: list[dict],
-    rules: dict[str, BiasRule],
-    policy: BiasGatePolicy,
-    degenerate: str | None,
-    extra: dict,
-    remark: str,
-) -> GateResult:
-    """The GateResult, as gates/bias.py builds it; `remark` ends the summary."""
-    failures, inconclusive, measurements = _verdicts(features, rules, extra.get("unit"))
-    judged = [f for f in features if "metrics" in f]
-    notes = [f["skipped"] for f in features if "skipped" in f]
-    details = {
-        **extra,
-        "features": features,
-        "failures": failures,
-        "inconclusive": inconclusive,
-        "notes": notes,
-        "confidence": policy.bootstrap.confidence,
-        "min_group_size": policy.min_group_size,
-        "single_value_prediction": degenerate is not None,
-    }
-    lead = f"{degenerate} " if degenerate else ""
-    if not judged:
-        summary = lead + "nothing could be judged: " + "; ".join(notes) + remark
-        return GateResult(
-            gate=GATE, status=GateStatus.SKIPPED, blocking=policy.blocking, summary=summary, details=details
-        )
-    treat_inconclusive_as_failure = policy.inconclusive == "fail" and inconclusive
-    if failures or treat_inconclusive_as_failure:
-        status = failure_status(policy.blocking)
-        failed = failures + (inconclusive if treat_inconclusive_as_failure else [])
-        summary = f"{len(failed)} fairness check(s) failed: {listing(failed)}."
-    elif inconclusive and policy.inconclusive == "warn":
-        status = GateStatus.WARNED
-        summary = f"No confident violation, but {len(inconclusive)} check(s) inconclusive: {listing(inconclusive)}."
-    elif degenerate:
-        status = GateStatus.WARNED
-        summary = f"The fairness checks pass on {len(judged)} audited feature(s), but that means nothing here."
-    else:
-        status = GateStatus.PASSED
-        summary = f"All fairness checks pass on {len(judged)} audited feature(s)."
-    if notes:
-        summary += f" Not judged: {'; '.join(notes)}."
-    return GateResult(
-        gate=GATE,
-        status=status,
-        blocking=policy.blocking,
-        summary=lead + summary + remark,
-        measurements=tuple(measurements),
-        details=details,
-    )
-
-
-def _verdicts(
-    features: list[dict], rules: dict[str, BiasRule], unit: str | None
-) -> tuple[list[str], list[str], list[Measurement]]:
-    """The failed and inconclusive checks, in words, and one measurement per judged metric."""
-    failures, inconclusive, measurements = [], [], []
-    for f in features:
-        for metric, m in f.get("metrics", {}).items():
-            worst = f" (worst class {m['worst_class']})" if "worst_class" in m else ""
-            where = f" (in {unit})" if unit else ""
-            for c in m["checks"]:
-                text = f"{f['feature']}: {metric}{worst}{where} {c['check']} ({c['verdict']})"
-                if c["verdict"] == "fail":
-                    failures.append(text)
-                elif c["verdict"] == "inconclusive":
-                    inconclusive.append(text)
-            verdicts = [c["verdict"] for c in m["checks"]]
-            lo, hi = m["interval"]
-            extra = f"worst class {m['worst_class']}; " if worst else ""
-            if "candidate_raw" in m and m["candidate_raw"] is not None:
-                extra += f"in {unit}; {m['candidate_raw']:.4g} in target units; "
-            w_interval = m.get("worsening_interval") or [None, None]
-            measurements.append(
-                Measurement(
-                    name=f"{f['feature']}: {metric}",
-                    value=m["candidate"],
-                    threshold=rules[metric].limit,
-                    champion_value=m.get("champion"),
-                    difference=m.get("worsening"),
-                    interval_low=w_interval[0],
-                    interval_high=w_interval[1],
-                    passed=None if not verdicts else ("fail" not in verdicts and "inconclusive" not in verdicts),
-                    note=f"{extra}candidate interval [{lo:.3f}, {hi:.3f}]; "
-                    + ", ".join(f"{c['check']}: {c['verdict']}" for c in m["checks"]),
-                    rule="; ".join(c["check"] for c in m["checks"]),
-                )
-            )
-    return failures, inconclusive, measurements

@@ -99,6 +99,13 @@ class GateContext:
         )
 
     @property
+    def target_scale(self) -> float:
+        """Regression: the eval target's standard deviation (1 when it is constant); 1 for classification."""
+        if self.task.name != "regression":
+            return 1.0
+        return float(np.std(self.labels)) or 1.0
+
+    @property
     def labels(self) -> NDArray:
         """The labels: 0/1 or class indices as ints, target values as floats (regression)."""
         return np.asarray(self.y, dtype=np.float64 if self.task.name == "regression" else int)

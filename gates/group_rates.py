@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 RATES = ("selection_rate", "true_positive_rate", "false_positive_rate", "accuracy")
 INTERSECTION_SEP = " & "
+PREFIXES = {"candidate": "", "champion": "champion_"}  # of a group row's keys
 
 
 def group_count(y_true: NDArray, y_pred: NDArray, sample_weight: NDArray) -> float:
@@ -190,3 +191,45 @@ def percentile_interval(values: NDArray, confidence: float) -> tuple[NDArray, ND
         warnings.simplefilter("ignore", RuntimeWarning)  # a column without finite values gives NaN
         low, high = np.nanquantile(finite, [alpha, 1 - alpha], axis=0)
     return low, high
+
+
+def interval(values: NDArray, confidence: float) -> tuple[NDArray, NDArray]:
+    """group_rates.percentile_interval, with numpy's vectorised quantile for the columns without NaN (nanquantile
+    loops over columns in Python)."""
+    finite = np.isfinite(values).all(axis=0)
+    if finite.all():
+        alpha = (1 - confidence) / 2
+        low, high = np.quantile(values, [alpha, 1 - alpha], axis=0)
+        return low, high
+    low, high = percentile_interval(values, confidence)
+    if finite.any():
+        low[finite], high[finite] = interval(values[:, finite], confidence)
+    return low, high
+
+
+def group_rows(
+    keys: list[str],
+    labels: NDArray,
+    sizes: NDArray,
+    judged: NDArray,
+    tables: dict[str, pd.DataFrame],
+    draws: dict[str, dict[str, NDArray]],
+    confidence: float,
+) -> list[dict]:
+    """One row per group: size, judged, each per-group metric and its interval, for candidate and champion."""
+    values = {k: {group_label(i): row for i, row in t.iterrows()} for k, t in tables.items()}
+    bounds = {k: {r: interval(d[r], confidence) for r in keys} for k, d in draws.items()}
+    rows = []
+    for i, label in enumerate(labels):
+        row: dict[str, Any] = {"group": str(label), "size": int(sizes[i]), "judged": bool(judged[i])}
+        for r in keys:
+            for k, prefix in PREFIXES.items():
+                if k in tables:
+                    row[f"{prefix}{r}"] = finite_or_none(values[k][str(label)][r])
+        for r in keys:
+            for k, prefix in PREFIXES.items():
+                if k in tables:
+                    low, high = bounds[k][r]
+                    row[f"{prefix}{r}_interval"] = [finite_or_none(low[i]), finite_or_none(high[i])]
+        rows.append(row)
+    return rows

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import warnings
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from scipy import sparse
 
 from gates.bootstrap import resample_weights
-from gates.group_rates import by_group, finite_or_none, group_count, group_label, percentile_interval
+from gates.group_rates import by_group, group_count
 from gates.policy import BootstrapPolicy
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 Values = dict[str, NDArray]  # per-group metric key -> array, last axis = groups
 CLASS_RATES = ("selection_rate", "true_positive_rate", "false_positive_rate")
 REGRESSION_KEYS = ("mae", "mean_prediction")
-PREFIXES = {"candidate": "", "champion": "champion_"}  # of a group row's keys
 
 
 def _ratio(num: NDArray, den: NDArray, present: NDArray) -> NDArray:
@@ -212,45 +211,3 @@ def bootstrap_values(
     matrix = _matrix(rates, y, preds, gids, groups)
     sums = np.concatenate([w @ matrix for w in resample_weights(y.size, policy.resamples, policy.seed)])
     return rates.values(sums.reshape(sums.shape[0], -1, groups), len(preds))
-
-
-def interval(values: NDArray, confidence: float) -> tuple[NDArray, NDArray]:
-    """group_rates.percentile_interval, with numpy's vectorised quantile for the columns without NaN (nanquantile
-    loops over columns in Python)."""
-    finite = np.isfinite(values).all(axis=0)
-    if finite.all():
-        alpha = (1 - confidence) / 2
-        low, high = np.quantile(values, [alpha, 1 - alpha], axis=0)
-        return low, high
-    low, high = percentile_interval(values, confidence)
-    if finite.any():
-        low[finite], high[finite] = interval(values[:, finite], confidence)
-    return low, high
-
-
-def group_rows(
-    keys: list[str],
-    labels: NDArray,
-    sizes: NDArray,
-    judged: NDArray,
-    tables: dict[str, pd.DataFrame],
-    draws: dict[str, Values],
-    confidence: float,
-) -> list[dict]:
-    """One row per group: size, judged, each per-group metric and its interval, for candidate and champion."""
-    values = {k: {group_label(i): row for i, row in t.iterrows()} for k, t in tables.items()}
-    bounds = {k: {r: interval(d[r], confidence) for r in keys} for k, d in draws.items()}
-    rows = []
-    for i, label in enumerate(labels):
-        row: dict[str, Any] = {"group": str(label), "size": int(sizes[i]), "judged": bool(judged[i])}
-        for r in keys:
-            for k, prefix in PREFIXES.items():
-                if k in tables:
-                    row[f"{prefix}{r}"] = finite_or_none(values[k][str(label)][r])
-        for r in keys:
-            for k, prefix in PREFIXES.items():
-                if k in tables:
-                    low, high = bounds[k][r]
-                    row[f"{prefix}{r}_interval"] = [finite_or_none(low[i]), finite_or_none(high[i])]
-        rows.append(row)
-    return rows

@@ -34,11 +34,20 @@ def check_task_outputs(
     return guarded(GATE, policy.blocking, lambda: _regression(candidate, y, policy, candidate_label))
 
 
-def _verdict(findings: list[tuple[str, str]], policy: OutputCheckGatePolicy) -> tuple[bool, GateStatus | None]:
-    """(ok, forced status): a 'fail' finding fails the gate, 'warn' findings alone warn."""
-    if any(meaning == "fail" for meaning, _ in findings):
-        return False, None
-    return True, GateStatus.WARNED if findings else None
+def _result(
+    findings: list[tuple[str, str]],
+    measurements: list[Measurement],
+    sound: str,
+    details: dict[str, Any],
+    policy: OutputCheckGatePolicy,
+) -> GateResult:
+    """A 'fail' finding fails the gate (warned when not blocking), 'warn' findings alone warn, none passes with
+    the `sound` summary."""
+    ok = not any(meaning == "fail" for meaning, _ in findings)
+    summary = "; ".join(text for _, text in findings) + "." if findings else sound
+    details = {**details, "findings": [t for _, t in findings]}
+    result = finish(GATE, ok=ok, blocking=policy.blocking, summary=summary, measurements=measurements, details=details)
+    return result.model_copy(update={"status": GateStatus.WARNED}) if ok and findings else result
 
 
 def _multiclass(
@@ -66,21 +75,9 @@ def _multiclass(
                 text += f"; its probabilities still rank it (one-vs-rest ROC AUC {auc:.3f})"
             findings.append((meaning, text))
             measurements.append(Measurement(name=f"single_class.{names[c]}", value=0.0, passed=False, note=text))
-    ok, status = _verdict(findings, policy)
     shares = {names[i]: float(counts[i] / len(pred)) for i in range(k)}
-    if findings:
-        summary = "; ".join(text for _, text in findings) + "."
-    else:
-        summary = f"{label}'s outputs look sound: {len(pred):,} rows, every one of the {k} classes predicted."
-    result = finish(
-        GATE,
-        ok=ok,
-        blocking=policy.blocking,
-        summary=summary,
-        measurements=measurements,
-        details={"task": "multiclass", "predicted_share": shares, "findings": [t for _, t in findings]},
-    )
-    return result.model_copy(update={"status": status}) if status is not None and ok else result
+    sound = f"{label}'s outputs look sound: {len(pred):,} rows, every one of the {k} classes predicted."
+    return _result(findings, measurements, sound, {"task": "multiclass", "predicted_share": shares}, policy)
 
 
 def _regression(pred: NDArray, y: NDArray, policy: OutputCheckGatePolicy, label: str) -> GateResult:
@@ -91,26 +88,14 @@ def _regression(pred: NDArray, y: NDArray, policy: OutputCheckGatePolicy, label:
     if distinct == 1:
         findings.append((policy.constant_scores, f"{label} predicts {values[0]:g} for every row"))
         measurements.append(Measurement(name="constant_scores", value=1.0, passed=False, note=findings[-1][1]))
-    ok, status = _verdict(findings, policy)
     target = np.asarray(y, dtype=np.float64)
-    if findings:
-        summary = findings[0][1] + "."
-    else:
-        summary = (
-            f"{label}'s outputs look sound: {values.size:,} predictions, {distinct:,} distinct, range "
-            f"[{values.min():.4g}, {values.max():.4g}] (eval target [{target.min():.4g}, {target.max():.4g}])."
-        )
-    result = finish(
-        GATE,
-        ok=ok,
-        blocking=policy.blocking,
-        summary=summary,
-        measurements=measurements,
-        details={
-            "task": "regression",
-            "distinct_predictions": distinct,
-            "prediction_range": [float(values.min()), float(values.max())],
-            "findings": [t for _, t in findings],
-        },
+    sound = (
+        f"{label}'s outputs look sound: {values.size:,} predictions, {distinct:,} distinct, range "
+        f"[{values.min():.4g}, {values.max():.4g}] (eval target [{target.min():.4g}, {target.max():.4g}])."
     )
-    return result.model_copy(update={"status": status}) if status is not None and ok else result
+    details = {
+        "task": "regression",
+        "distinct_predictions": distinct,
+        "prediction_range": [float(values.min()), float(values.max())],
+    }
+    return _result(findings, measurements, sound, details, policy)

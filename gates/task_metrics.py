@@ -11,19 +11,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gates.metrics import EPS, FloatArray, _div
+from gates.policy import TASK_METRICS
 
-MULTICLASS_METRICS: tuple[str, ...] = (
-    "accuracy",
-    "balanced_accuracy",
-    "f1_macro",
-    "f1_weighted",
-    "precision_macro",
-    "recall_macro",
-    "log_loss",
-    "top_k_accuracy",
-)
-REGRESSION_METRICS: tuple[str, ...] = ("rmse", "mae", "r2", "mape", "mean_prediction", "max_error")
-LOWER_IS_BETTER_TASK = frozenset({"log_loss", "rmse", "mae", "mape", "max_error"})
+MULTICLASS_METRICS: tuple[str, ...] = tuple(sorted(TASK_METRICS["multiclass"]))
+REGRESSION_METRICS: tuple[str, ...] = (*sorted(TASK_METRICS["regression"]), "mean_prediction")
 MAPE_EPS = float(np.finfo(np.float64).eps)  # scikit-learn's denominator guard: |y - pred| / max(|y|, MAPE_EPS)
 
 

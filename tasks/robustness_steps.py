@@ -30,7 +30,7 @@ def robustness_step(ctx: GateContext, run: JudgingRun, out_dir: Path) -> GateRes
         "policy": gate.model_dump(mode="json"),
         "threshold": ctx.threshold,
         "task": ctx.task_name,
-        "sigma": (float(np.std(ctx.labels)) or 1.0) if ctx.task_name == "regression" else 1.0,
+        "sigma": ctx.target_scale,
         "nullable": nullable_columns(ctx.schema.names, ctx.policy.gates.data_validation, ctx.reference),
     }
     labels = [label for label in run.copies if label == "candidate" or (ctx.champion and ctx.champion.usable)]

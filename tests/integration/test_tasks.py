@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,21 +103,10 @@ MODELS = {
 }
 
 
-@pytest.fixture(scope="module", params=["wine", "diabetes"])
-def task_run(
-    request: pytest.FixtureRequest, prefect_harness, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[TaskRun]:
-    """A private SQLite registry with the good and the worse model, promoted in that order."""
-    kind = request.param
-    root = tmp_path_factory.mktemp(kind)
+@contextmanager
+def private_registry(root: Path) -> Iterator[None]:
+    """MLflow on SQLite in `root` (tracking, registry and artifacts), a training experiment set, for the block."""
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    model = f"{kind}-model"
-    train, evaluation = _data(kind)
-    eval_path = root / "eval.csv"
-    evaluation.to_csv(eval_path, index=False)
-    policy = root / "policy.yaml"
-    template = WINE_POLICY if kind == "wine" else DIABETES_POLICY
-    policy.write_text(template.format(model=model, eval_path=eval_path))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MLFLOW_TRACKING_URI", uri)
         mp.setenv("MODELGATE_ARTIFACT_ROOT", (root / "artifacts").as_uri())
@@ -125,6 +115,24 @@ def task_run(
             "training", artifact_location=(root / "artifacts" / "training").as_uri()
         )
         mlflow.set_experiment(experiment_id=training)
+        yield
+
+
+@pytest.fixture(scope="module", params=["wine", "diabetes"])
+def task_run(
+    request: pytest.FixtureRequest, prefect_harness, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TaskRun]:
+    """A private SQLite registry with the good and the worse model, promoted in that order."""
+    kind = request.param
+    root = tmp_path_factory.mktemp(kind)
+    model = f"{kind}-model"
+    train, evaluation = _data(kind)
+    eval_path = root / "eval.csv"
+    evaluation.to_csv(eval_path, index=False)
+    policy = root / "policy.yaml"
+    template = WINE_POLICY if kind == "wine" else DIABETES_POLICY
+    policy.write_text(template.format(model=model, eval_path=eval_path))
+    with private_registry(root):
         versions = {name: _log(model, make(), train, name) for name, make in MODELS[kind].items()}
         run = TaskRun(model=model, policy=str(policy), eval_path=eval_path, versions=versions)
         for name in ("good", "worse"):
@@ -254,7 +262,6 @@ def _torch_wine(model: str, train: pd.DataFrame) -> str:
 
 
 def test_a_torch_multiclass_model_is_attacked_through_its_logits(prefect_harness, tmp_path: Path) -> None:
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     train, evaluation = _data("wine")
     eval_path = tmp_path / "eval.csv"
     evaluation.to_csv(eval_path, index=False)
@@ -264,14 +271,7 @@ def test_a_torch_multiclass_model_is_attacked_through_its_logits(prefect_harness
             "eval_data:", "model_output: {kind: logits}\neval_data:"
         )
     )
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
-        mp.setenv("MODELGATE_ARTIFACT_ROOT", (tmp_path / "artifacts").as_uri())
-        mlflow.set_tracking_uri(uri)
-        training = mlflow.MlflowClient(uri).create_experiment(
-            "training", artifact_location=(tmp_path / "artifacts" / "training").as_uri()
-        )
-        mlflow.set_experiment(experiment_id=training)
+    with private_registry(tmp_path):
         version = _torch_wine("wine-torch", train)
         outcome = promote(model="wine-torch", version=version, policy_path=str(policy))
     assert outcome.outcome is Outcome.PROMOTED, _explain(outcome)

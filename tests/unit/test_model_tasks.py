@@ -178,3 +178,19 @@ def test_a_regression_robustness_summary_speaks_of_mae() -> None:
     result = judge(profile, None, RobustnessGatePolicy())
     assert result.status is GateStatus.PASSED
     assert result.summary.startswith("All 1 robustness checks pass (clean MAE 0.100 target std) (no torch module); ")
+
+
+def test_metrics_of_another_task_than_the_inferred_one_are_bad_input() -> None:
+    from gates.model_task import Task
+    from tasks.inputs import check_task_rules
+
+    base = {"model_name": "m", "eval_data": {"path": "e.csv", "target": "y"}}
+    policy = parse_policy({**base, "gates": {"evaluation": {"metrics": {"roc_auc": {"threshold": 0.7}}}}})
+    inferred = Task("regression", "inferred: the target holds numbers that are not whole")
+    with pytest.raises(BadInputError) as caught:
+        check_task_rules(policy, inferred)
+    assert str(caught.value) == (
+        "policy gates.evaluation.metrics: roc_auc do not apply to a regression model (inferred: the target holds "
+        "numbers that are not whole); use mae, mape, max_error, r2, rmse, or set task"
+    )
+    check_task_rules(policy, Task("binary", "inferred: the target holds two classes"))  # the binary default fits

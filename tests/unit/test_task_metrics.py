@@ -7,8 +7,8 @@ import pytest
 from sklearn import metrics as skm
 
 from gates.bootstrap import resample_weights
+from gates.policy import LOWER_IS_BETTER
 from gates.task_metrics import (
-    LOWER_IS_BETTER_TASK,
     MULTICLASS_METRICS,
     REGRESSION_METRICS,
     MulticlassRows,
@@ -171,4 +171,4 @@ def test_unknown_metric_raises_key_error():
 
 
 def test_lower_is_better_names_are_metrics():
-    assert LOWER_IS_BETTER_TASK <= set(MULTICLASS_METRICS) | set(REGRESSION_METRICS)
+    assert LOWER_IS_BETTER <= set(MULTICLASS_METRICS) | set(REGRESSION_METRICS)
