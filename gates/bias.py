@@ -136,12 +136,12 @@ def audit_feature(
     point = {k: frame_metrics(f["judged"]) for k, f in frames.items()}
     samples = {k: fairness_metrics({r: v[:, judged] for r, v in d.items()}) for k, d in draws.items()}
     entry["metrics"] = {
-        metric: _metric_entry(metric, rule, point, samples, confidence) for metric, rule in policy.metrics.items()
+        metric: metric_entry(metric, rule, point, samples, confidence) for metric, rule in policy.metrics.items()
     }
     return entry
 
 
-def _metric_entry(
+def metric_entry(
     metric: str,
     rule: BiasRule,
     point: dict[str, dict[str, float]],

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from gates.bias import Audit, _metric_entry, audits, bias_result, skip_reason
+from gates.bias import Audit, metric_entry, audits, bias_result, skip_reason
 from gates.group_rates import PREFIXES, by_group_json, finite_or_none, group_label, group_rows
 from gates.group_task_rates import (
     MulticlassRates,
@@ -155,7 +155,7 @@ def _feature(
     per_class = {k: rates.per_class(pv) for k, pv in point_values.items()}
     entry["metrics"] = {}
     for metric, rule in rules.items():
-        m_entry = _metric_entry(metric, rule, point, samples, confidence)
+        m_entry = metric_entry(metric, rule, point, samples, confidence)
         if isinstance(rates, MulticlassRates) and metric in per_class["candidate"]:
             for k, prefix in PREFIXES.items():
                 if k in per_class:
