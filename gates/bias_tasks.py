@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
-from gates.bias import Audit, metric_entry, audits, bias_result, skip_reason
+from gates.bias import Audit, audits, bias_result, metric_entry, skip_reason
 from gates.group_rates import PREFIXES, by_group_json, finite_or_none, group_label, group_rows
 from gates.group_task_rates import (
     MulticlassRates,
