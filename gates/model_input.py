@@ -77,7 +77,12 @@ class InputSchema:
     def describe(self) -> str:
         """One line for reports."""
         if self.tensor:
-            return f"tensor {self.tensor.dtype}{list(self.tensor.shape)} from columns {', '.join(self.tensor.columns)}"
+            spec = self.tensor
+            if list(spec.columns) == [f"input_{i}" for i in range(len(spec.columns))]:  # array eval data
+                return (
+                    f"tensor {spec.dtype}{list(spec.shape)} from the eval arrays ({len(spec.columns)} values per row)"
+                )
+            return f"tensor {spec.dtype}{list(spec.shape)} from columns {', '.join(spec.columns)}"
         listed = ", ".join(f"{c.name}: {c.type}{'' if c.required else ' (optional)'}" for c in self.columns)
         return listed if self.signed else f"no signature logged; the eval data's columns as they are: {listed}"
 

@@ -7,7 +7,7 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gates.errors import PolicyError
 
@@ -334,10 +334,13 @@ class RobustnessGatePolicy(StrictModel):
     epsilons: list[Annotated[float, Field(gt=0, le=10)]] = Field(
         default_factory=lambda: [0.05, 0.1, 0.25],
         min_length=1,
-        description="Attack radii in standard deviations of each numeric feature (L-inf: per feature).",
+        description="Attack radii in standard deviations of each numeric feature (L-inf: per feature); for array "
+        "data (images) in input units, e.g. 8/255 for pixels in [0, 1] (a fraction like '8/255' is read as such).",
     )
     l2_epsilons: list[Annotated[float, Field(gt=0, le=50)]] = Field(
-        default_factory=lambda: [0.25, 0.5, 1.0], min_length=1, description="Radii for pgd_l2 (L2 norm, std units)."
+        default_factory=lambda: [0.25, 0.5, 1.0],
+        min_length=1,
+        description="Radii for pgd_l2 (L2 norm, std units; array data: input units over the whole input).",
     )
     pgd_steps: int = Field(10, ge=1, le=500, description="PGD iterations.")
     pgd_step_size: float | None = Field(
@@ -369,7 +372,7 @@ class RobustnessGatePolicy(StrictModel):
         default_factory=lambda: [0.1, 0.3],
         description="Gaussian noise on numeric features, in units of each column's robust spread on the "
         "reference data (IQR / 1.349, the std for normal data); a column with IQR 0 (one value for most rows) "
-        "gets none.",
+        "gets none. Array data: in units of value_range's width.",
     )
     category_swap_rates: list[Annotated[float, Field(gt=0, le=1)]] = Field(
         default_factory=lambda: [0.05], description="Share of categorical values replaced by another category."
@@ -384,9 +387,36 @@ class RobustnessGatePolicy(StrictModel):
         description="Largest allowed share of predictions that change under a black-box perturbation (not judged "
         "when unset).",
     )
+    blur_sigmas: list[Annotated[float, Field(gt=0, le=20)]] = Field(
+        default_factory=lambda: [0.5], description="Array data (images): Gaussian blur, its sigma in pixels."
+    )
+    brightness_shifts: list[Annotated[float, Field(ge=-1, le=1)]] = Field(
+        default_factory=lambda: [0.1], description="Array data: a shift of every value, as a share of value_range."
+    )
+    contrast_factors: list[Annotated[float, Field(gt=0, le=10)]] = Field(
+        default_factory=lambda: [0.8], description="Array data: each input's values scaled about its own mean."
+    )
+    occlusion_sizes: list[Annotated[float, Field(gt=0, le=1)]] = Field(
+        default_factory=lambda: [0.25],
+        description="Array data: a square patch (side as a share of the image side) set to the range's low end at a "
+        "seeded random place per input.",
+    )
     timeout_s: float = Field(
         600, gt=0, le=86400, description="Time limit for each model's attacks and perturbations (a hang fails it)."
     )
+
+    @field_validator("epsilons", "l2_epsilons", mode="before")
+    @classmethod
+    def _fractions(cls, value: Any) -> Any:
+        """'8/255' is 8/255."""
+        return [_fraction(v) for v in value] if isinstance(value, list) else value
+
+
+def _fraction(value: Any) -> Any:
+    if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*/\s*\d+(\.\d+)?\s*", value):
+        top, bottom = (float(part) for part in value.split("/"))
+        return top / bottom if bottom else value
+    return value
 
 
 class LatencyGatePolicy(StrictModel):
@@ -494,26 +524,54 @@ class GatesPolicy(StrictModel):
     )
 
 
+DataFormat = Literal["auto", "csv", "parquet", "npz", "npy"]
+FORMAT_HELP = (
+    "File format; auto uses the extension. npz/npy hold arrays (images or any fixed-shape tensor, one per row): "
+    "the rows are flattened into columns input_0, input_1, ... in C order, and the model's tensor signature "
+    "gives them back their shape."
+)
+
+
 class EvalDataSpec(StrictModel):
     """The labelled evaluation data the candidate and champion are scored on."""
 
     path: str = Field(
-        ..., min_length=1, description="CSV or Parquet file; relative paths are relative to the policy file."
+        ..., min_length=1, description="CSV, Parquet, npz or npy file; relative paths are relative to the policy file."
     )
-    target: str = Field(..., min_length=1, description="Column holding the true label.")
+    target: str = Field(
+        ..., min_length=1, description="Column holding the true label (array data: the name given to the labels)."
+    )
     positive_label: int | str = Field(1, description="Value of the target that counts as the positive class.")
-    format: Literal["auto", "csv", "parquet"] = Field("auto", description="File format; auto uses the extension.")
+    format: DataFormat = Field("auto", description=FORMAT_HELP)
     max_rows: int | None = Field(None, ge=10, description="Use at most this many rows (a seeded sample).")
+    inputs_key: str = Field("inputs", min_length=1, description="npz: the array of model inputs (one per row).")
+    labels_key: str = Field("labels", min_length=1, description="npz: the array of labels (one per row).")
+    labels_path: str | None = Field(
+        None, min_length=1, description="npy: the .npy file of labels beside the inputs (relative to the policy)."
+    )
+    value_range: tuple[float, float] | None = Field(
+        None,
+        description="Array data: the valid range of input values (e.g. [0, 1] for pixels). The data validation "
+        "gate checks the eval arrays against it, and attacks and perturbations keep inputs inside it (default: "
+        "the reference data's minimum and maximum, else the eval data's).",
+    )
+
+    @model_validator(mode="after")
+    def _range_ordered(self) -> EvalDataSpec:
+        if self.value_range is not None and not self.value_range[0] < self.value_range[1]:
+            raise ValueError(f"value_range must be [low, high] with low < high, got {list(self.value_range)}")
+        return self
 
 
 class ReferenceDataSpec(StrictModel):
     """The training reference: what the eval data should look like."""
 
     path: str = Field(
-        ..., min_length=1, description="CSV or Parquet file; relative paths are relative to the policy file."
+        ..., min_length=1, description="CSV, Parquet, npz or npy file; relative paths are relative to the policy file."
     )
-    format: Literal["auto", "csv", "parquet"] = Field("auto", description="File format; auto uses the extension.")
+    format: DataFormat = Field("auto", description=FORMAT_HELP)
     max_rows: int | None = Field(None, ge=10, description="Use at most this many rows (a seeded sample).")
+    inputs_key: str = Field("inputs", min_length=1, description="npz: the array of model inputs (one per row).")
 
 
 class ModelOutputSpec(StrictModel):

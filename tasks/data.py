@@ -10,8 +10,9 @@ import pandas as pd
 
 from gates.errors import BadInputError
 from gates.model_input import InputSchema
-from gates.policy import EvalDataSpec
+from gates.policy import EvalDataSpec, ReferenceDataSpec
 from gates.schema_check import eval_frame_problems
+from tasks.array_data import array_format, read_arrays
 
 
 def file_sha256(path: Path) -> str:
@@ -23,14 +24,33 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_eval_frame(path: Path, spec: EvalDataSpec) -> pd.DataFrame:
+def read_eval_frame(
+    path: Path, spec: EvalDataSpec | ReferenceDataSpec, labels_path: Path | None = None
+) -> pd.DataFrame:
     """The eval rows, sampled to max_rows when set; BadInputError when the file is missing or unreadable.
 
-    Equal file contents are parsed once per process (the CLI's preflight and the flow share them); each caller
-    gets a copy."""
+    Array files (npz, npy) become flattened input columns plus the labels (tasks.array_data). Equal file
+    contents are parsed once per process (the CLI's preflight and the flow share them); each caller gets a copy."""
     if not path.is_file():
         raise BadInputError(f"eval data not found: {path}")
+    arrays = array_format(path, spec.format)
+    if arrays is not None:
+        target = spec.target if isinstance(spec, EvalDataSpec) else None
+        labels_key = spec.labels_key if isinstance(spec, EvalDataSpec) else ""
+        key = (arrays, target, spec.inputs_key, labels_key, str(labels_path) if labels_path else None)
+        return _arrays(str(path), file_sha256(path), key, spec.max_rows).copy()
     return _parsed(str(path), file_sha256(path), spec.format, spec.max_rows).copy()
+
+
+@lru_cache(maxsize=4)
+def _arrays(name: str, _sha256: str, key: tuple, max_rows: int | None) -> pd.DataFrame:
+    fmt, target, inputs_key, labels_key, labels_path = key
+    frame = read_arrays(Path(name), fmt, target, inputs_key, labels_key, Path(labels_path) if labels_path else None)
+    if max_rows is not None and len(frame) > max_rows:
+        attrs = dict(frame.attrs)
+        frame = frame.sample(n=max_rows, random_state=0).reset_index(drop=True)
+        frame.attrs.update(attrs)
+    return frame
 
 
 @lru_cache(maxsize=4)

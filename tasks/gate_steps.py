@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from gates import bias, data_validation, evaluation
+from gates import bias, data_validation, evaluation, tensor_data
 from gates.context import GateContext, ModelScores
 from gates.result import GateResult, GateStatus, errored, skipped
 from tasks.drift_run import classification_report, detect_drift
@@ -21,6 +21,11 @@ def data_validation_step(ctx: GateContext, expectations: list[dict]) -> GateResu
 
     gate = ctx.policy.gates.data_validation
     target = ctx.policy.eval_data.target
+    shape = tensor_data.array_shape(ctx.frame)
+    if shape is not None:  # array data: tensor checks instead of a column suite
+        stated = ctx.policy.eval_data.value_range
+        bounds = tensor_data.value_range(stated, ctx.reference, ctx.frame, shape)
+        return tensor_data.tensor_checks(ctx.frame, target, shape, bounds, stated is not None, gate)
     columns = ctx.schema.columns or tuple(data_validation.ColumnSpec(name, "double") for name in ctx.schema.names)
     suite = data_validation.build_expectations(columns, target, gate, ctx.reference, expectations)
     key = key_of(ctx.data_hash, json.dumps(suite, sort_keys=True, default=str), gate.model_dump_json())
@@ -32,11 +37,32 @@ def drift_step(ctx: GateContext) -> GateResult:
     gate = ctx.policy.gates.drift
     if ctx.reference is None:
         return skipped("drift", "no reference_data in the policy", blocking=gate.blocking)
+    labels = (f"eval data ({len(ctx.frame):,} rows)", f"training reference ({len(ctx.reference):,} rows)")
+    shape = tensor_data.array_shape(ctx.frame)
+    if shape is not None:  # array data: per-row channel summaries, not thousands of raw values
+        if tensor_data.array_shape(ctx.reference) != shape:
+            return skipped("drift", "the reference data holds no arrays of the eval data's shape", gate.blocking)
+        current, reference = tensor_data.summaries(ctx.frame, shape), tensor_data.summaries(ctx.reference, shape)
+        cols = list(current.columns)
+        key = key_of(ctx.data_hash, ctx.reference_hash, cols, gate.model_dump_json())
+        return cached_gate(
+            "drift",
+            key,
+            lambda out: noted(
+                detect_drift(current, reference, cols, gate, out / "drift.html", labels), tensor_data.SUMMARY_NOTE
+            ),
+        )
     cols = gate_columns(ctx.policy, ctx.schema)
     key = key_of(ctx.data_hash, ctx.reference_hash, cols, gate.model_dump_json())
-    labels = (f"eval data ({len(ctx.frame):,} rows)", f"training reference ({len(ctx.reference):,} rows)")
     return cached_gate(
         "drift", key, lambda out: detect_drift(ctx.frame, ctx.reference, cols, gate, out / "drift.html", labels)
+    )
+
+
+def noted(result: GateResult, note: str) -> GateResult:
+    """The result with a note on what it compared, in its summary and details."""
+    return result.model_copy(
+        update={"summary": f"{result.summary} ({note})", "details": {**result.details, "note": note}}
     )
 
 

@@ -16,6 +16,7 @@ from gates.errors import BadInputError
 from gates.model_input import InputSchema, prepare, schema_from_frame
 from gates.model_task import BINARY, OutputShape, Task, class_indices, class_labels, infer_task, regression_targets
 from gates.policy import BIAS_TASK_METRICS, TASK_METRICS, PromotionPolicy
+from gates.tensor_data import array_columns, array_shape
 from tasks import registry
 from tasks.data import check_eval_frame, file_sha256, labels, read_eval_frame
 from tasks.data_validation_run import check_expectation_types
@@ -131,7 +132,10 @@ def eval_data_path(policy: PromotionPolicy, policy_path: str, override: str | No
 def read_eval_data(policy: PromotionPolicy, policy_path: str, override: str | None) -> EvalData:
     """The eval rows and their labels."""
     path = eval_data_path(policy, policy_path, override)
-    frame = read_eval_frame(path, policy.eval_data)
+    labels_path = policy.eval_data.labels_path
+    frame = read_eval_frame(
+        path, policy.eval_data, resolve_data_path(policy_path, labels_path) if labels_path else None
+    )
     y = labels(frame, policy.eval_data).to_numpy() if policy.eval_data.target in frame.columns else np.empty(0)
     return EvalData(frame=frame, y=y, sha256=file_sha256(path), path=str(path))
 
@@ -177,6 +181,14 @@ def unsigned_schema(policy: PromotionPolicy, data: EvalData) -> InputSchema:
     if missing:
         raise BadInputError(f"input_columns named in the policy are not columns of the eval data: {', '.join(missing)}")
     return schema_from_frame(data.frame, columns)
+
+
+def tensor_columns(policy: PromotionPolicy, data: EvalData) -> list[str] | None:
+    """The eval columns that form a one-tensor input: the policy's, or every flattened column of array data."""
+    shape = array_shape(data.frame)
+    if policy.tensor_input_columns or shape is None:
+        return policy.tensor_input_columns
+    return array_columns(int(np.prod(shape)))
 
 
 def gate_columns(policy: PromotionPolicy, schema: InputSchema) -> list[str]:
@@ -243,7 +255,7 @@ def preflight(policy_path: str, model: str, version: str, eval_data: str | None 
     task, data = judged_task(policy, data, registered_output(versions.candidate))
     for ref in (versions.candidate, versions.champion):
         if ref is not None:
-            schema = registered_schema(ref, policy.tensor_input_columns, unsigned)
+            schema = registered_schema(ref, tensor_columns(policy, data), unsigned)
             check_inputs(policy, data, reference, schema, ref.version, task)
     return policy
 
@@ -262,7 +274,7 @@ def load(
     workspace = Path(tempfile.mkdtemp(prefix="modelgate-models-"))
     try:
         copies = {
-            label: download_copy(ref, workspace / label, policy.tensor_input_columns, unsigned)
+            label: download_copy(ref, workspace / label, tensor_columns(policy, data), unsigned)
             for label, ref in (("candidate", versions.candidate), ("champion", versions.champion))
             if ref is not None
         }

@@ -106,6 +106,9 @@ def _raw_dtype_note(model: Any, sample: pd.DataFrame, schema: Any) -> list[str]:
     """Whether predict() also takes the rows as the file holds them (64-bit numbers); evidence for clients."""
     if schema.tensor is not None:
         raw: Any = sample[list(schema.tensor.columns)].to_numpy()
+        tail = schema.tensor.shape[1:]
+        if len(tail) > 1 and all(d > 0 for d in tail):  # array data: the rows in the signature's shape
+            raw = raw.reshape((len(raw), *tail))
         kind = f"{raw.dtype} arrays"
     else:
         raw = sample[[c for c in schema.names if c in sample.columns]]

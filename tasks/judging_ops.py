@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from gates import robustness
+from gates import robustness, tensor_data
 from gates.model_input import prepare
 from gates.policy import RobustnessGatePolicy
 
@@ -37,6 +38,31 @@ def _attack_space(view: TorchView, frame: pd.DataFrame, reference: pd.DataFrame)
     return attacks.AttackSpace(forward=view.forward, x=x, scale=scale, lower=lower, upper=upper)
 
 
+def _pixel_space(view: TorchView, frame: pd.DataFrame, bounds: tuple[float, float]) -> attacks.AttackSpace:
+    """Array inputs flattened, perturbed in input units (scale 1) and kept inside the valid range; the model
+    sees them in its own shape, through any normalisation it does itself."""
+    import torch
+
+    from gates import attacks
+
+    x = view.encode(frame).float()
+    shape = tuple(x.shape[1:])
+    flat = x.reshape(len(x), -1)
+    width = flat.shape[1]
+    module = view.forward
+
+    def forward(z: torch.Tensor) -> torch.Tensor:
+        return module(z.reshape((len(z), *shape)))
+
+    return attacks.AttackSpace(
+        forward=forward,
+        x=flat,
+        scale=torch.ones(width),
+        lower=torch.full((width,), bounds[0]),
+        upper=torch.full((width,), bounds[1]),
+    )
+
+
 def robustness_profile(host: Any, request: dict[str, Any]) -> dict[str, Any]:
     """Clean accuracy, white-box robust accuracy (when the model has a torch view) and black-box results."""
     gate = RobustnessGatePolicy.model_validate(request["policy"])
@@ -45,10 +71,16 @@ def robustness_profile(host: Any, request: dict[str, Any]) -> dict[str, Any]:
     names, numeric, categorical = schema.names, schema.numeric, schema.categorical
     frame = host.frame.iloc[rows].reset_index(drop=True)[names]
     reference = host.reference[names]
-    scales = robustness.noise_scales(reference, numeric)
-    categories = {c: sorted(reference[c].dropna().astype(str).unique().tolist()) for c in categorical}
-    nullable = [c for c in names if c in request.get("nullable", [])]
-    perturbed = robustness.perturbations(frame, numeric, categorical, scales, categories, gate, nullable)
+    array = request.get("array")
+    if array is not None:  # images or other fixed-shape tensors: perturbations in input units
+        shape, bounds = tuple(array["shape"]), (float(array["range"][0]), float(array["range"][1]))
+        scales = {}
+        perturbed = tensor_data.image_perturbations(frame, shape, bounds, gate)
+    else:
+        scales = robustness.noise_scales(reference, numeric)
+        categories = {c: sorted(reference[c].dropna().astype(str).unique().tolist()) for c in categorical}
+        nullable = [c for c in names if c in request.get("nullable", [])]
+        perturbed = robustness.perturbations(frame, numeric, categorical, scales, categories, gate, nullable)
     task, sigma = str(request.get("task", "binary")), float(request.get("sigma") or 1.0)
     clean, black = robustness.black_box(host.scores, frame, y, float(request["threshold"]), perturbed, task, sigma)
     from tasks.model_views import has_gradients, torch_view
@@ -62,8 +94,8 @@ def robustness_profile(host: Any, request: dict[str, Any]) -> dict[str, Any]:
     if view is not None and not view.continuous:
         view, note = None, "the model has no continuous inputs to perturb; white-box attacks skipped"
     if view is not None:
-        space = _attack_space(view, frame, reference)
-        note = has_gradients(view, space.x)
+        space = _attack_space(view, frame, reference) if array is None else _pixel_space(view, frame, bounds)
+        note = has_gradients(replace(view, forward=space.forward), space.x)
         if not note:
             from gates import attacks
 

@@ -67,9 +67,10 @@ def input_schema(
             )
         spec = signature_inputs.inputs[0]
         shape = tuple(int(d) for d in (getattr(spec, "shape", ()) or ()))
-        if len(signature_inputs.inputs) != 1 or len(shape) != 2 or shape[1] not in (-1, len(tensor_columns)):
+        if len(signature_inputs.inputs) != 1 or not _fits(shape, len(tensor_columns)):
             raise BadInputError(
-                f"the model's tensor input has shape {shape}; tensor_input_columns names {len(tensor_columns)} columns"
+                f"the model's tensor input has shape {list(shape)}; the eval data gives {len(tensor_columns)} "
+                "values per row (tensor_input_columns, or the eval arrays flattened)"
             )
         return InputSchema(tensor=TensorInput(dtype=str(spec.type), shape=shape, columns=tuple(tensor_columns)))
     if signature_inputs.is_tensor_spec():
@@ -79,6 +80,14 @@ def input_schema(
         kind = getattr(getattr(col, "type", None), "name", None) or str(getattr(col, "type", "any"))
         columns.append(InputColumn(name=col.name, type=str(kind), required=bool(getattr(col, "required", True))))
     return InputSchema(columns=tuple(columns))
+
+
+def _fits(shape: tuple[int, ...], width: int) -> bool:
+    """Whether rows of `width` values fill a tensor of this shape (-1 for the batch; a 2-D shape may leave its
+    width open)."""
+    if len(shape) == 2:
+        return shape[1] in (-1, width)
+    return len(shape) > 2 and all(d > 0 for d in shape[1:]) and int(np.prod(shape[1:])) == width
 
 
 def output_shape(signature: Any) -> OutputShape:

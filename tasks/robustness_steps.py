@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gates import robustness
+from gates import robustness, tensor_data
 from gates.context import GateContext
 from gates.data_validation import nullable_columns
 from gates.policy import RobustnessGatePolicy
@@ -33,6 +33,10 @@ def robustness_step(ctx: GateContext, run: JudgingRun, out_dir: Path) -> GateRes
         "sigma": ctx.target_scale,
         "nullable": nullable_columns(ctx.schema.names, ctx.policy.gates.data_validation, ctx.reference),
     }
+    shape = tensor_data.array_shape(ctx.frame)
+    if shape is not None:  # array data: attacks in input units inside the valid range, image perturbations
+        bounds = tensor_data.value_range(ctx.policy.eval_data.value_range, ctx.reference, ctx.frame, shape)
+        args["array"] = {"shape": list(shape), "range": list(bounds)}
     labels = [label for label in run.copies if label == "candidate" or (ctx.champion and ctx.champion.usable)]
     for label in labels:
         judge = run.judge(label)
