@@ -88,6 +88,7 @@ def pgd(
             direction = _l2_normalise((noise * 2 - 1) * mask)
             radius = torch.rand((x.shape[0], 1), generator=generator, dtype=x.dtype, device="cpu").to(x.device)
             delta = direction * radius * eps
+    delta = _feasible(space, x, delta, mask)
     for _ in range(steps):
         x_adv = _clip(x + delta * space.scale, space)
         grad = _grad(space.forward, x_adv, y) * space.scale
@@ -97,8 +98,15 @@ def pgd(
             delta = delta + step_size * _l2_normalise(grad)
             factor = (eps / delta.norm(dim=1, keepdim=True).clamp_min(1e-12)).clamp(max=1.0)
             delta = delta * factor
-        delta = delta * mask
+        delta = _feasible(space, x, delta * mask, mask)
     return _clip(x + delta * space.scale, space).detach()
+
+
+def _feasible(space: AttackSpace, x: torch.Tensor, delta: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """delta recomputed from the clipped input (as torchattacks and ART do): a step pushed past a bound leaves no
+    debt that later steps must pay back first."""
+    unit = torch.where(mask.bool(), space.scale, torch.ones_like(space.scale))
+    return (_clip(x + delta * space.scale, space) - x) / unit * mask
 
 
 def robust_accuracy(

@@ -100,6 +100,8 @@ def robustness_profile(host: Any, request: dict[str, Any]) -> dict[str, Any]:
             from gates import attacks
 
             device = attacks.pick_device(gate.device)
+            if device == "cuda" and hasattr(view.forward, "to"):
+                view.forward.to("cuda")  # a module moves in place: the attack space's forward pass follows it
             white = attacks.white_box(space, y, gate)
             attacked = view.description
     profile = robustness.RobustnessProfile(
