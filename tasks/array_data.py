@@ -7,6 +7,7 @@ column. The per-row shape and dtype are kept in `frame.attrs` (ARRAY_SHAPE, ARRA
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,11 +27,28 @@ def array_format(path: Path, fmt: str) -> str | None:
     return None
 
 
-def _load(path: Path) -> np.ndarray:
+def _load(path: Path, fmt: str) -> Any:
+    """The .npz archive or the .npy array; BadInputError when the file is not that (or holds objects)."""
     try:
-        return np.load(path, allow_pickle=False)
+        loaded = np.load(path, allow_pickle=False)
     except Exception as exc:
-        raise BadInputError(f"cannot read {path} as a NumPy array: {type(exc).__name__}: {exc}") from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if "pickled" in first:  # numpy's word for any file that is not an array it can read without pickle
+            first = "not a NumPy file (or one holding Python objects)"
+        raise BadInputError(f"cannot read {path} as {fmt}: {first}") from None
+    if fmt == "npz" and not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise BadInputError(f"eval data {path} is a single .npy array, not an .npz archive of named arrays")
+    if fmt == "npy" and not isinstance(loaded, np.ndarray):
+        loaded.close()
+        raise BadInputError(f"eval data {path} is an .npz archive, not one .npy array: set format: npz")
+    return loaded
+
+
+def _array(archive: Any, key: str, path: Path) -> np.ndarray:
+    try:
+        return np.asarray(archive[key])
+    except Exception as exc:  # an object array, which cannot be read without pickle
+        raise BadInputError(f"cannot read array {key!r} of {path}: {str(exc).splitlines()[0]}") from None
 
 
 def read_arrays(
@@ -39,23 +57,23 @@ def read_arrays(
     """The arrays as a frame: input columns, then the labels under `target` (when labels are given)."""
     labels: np.ndarray | None = None
     if fmt == "npz":
-        archive = _load(path)
-        keys = sorted(archive.files)
-        if inputs_key not in keys:
-            raise BadInputError(f"eval data {path} has no array {inputs_key!r} (arrays: {', '.join(keys)})")
-        inputs = archive[inputs_key]
-        if target is not None:
-            if labels_key not in keys:
-                raise BadInputError(f"eval data {path} has no array {labels_key!r} (arrays: {', '.join(keys)})")
-            labels = archive[labels_key]
+        with _load(path, fmt) as archive:
+            keys = sorted(archive.files)
+            if inputs_key not in keys:
+                raise BadInputError(f"eval data {path} has no array {inputs_key!r} (arrays: {', '.join(keys)})")
+            inputs = _array(archive, inputs_key, path)
+            if target is not None:
+                if labels_key not in keys:
+                    raise BadInputError(f"eval data {path} has no array {labels_key!r} (arrays: {', '.join(keys)})")
+                labels = _array(archive, labels_key, path)
     else:
-        inputs = _load(path)
+        inputs = _load(path, fmt)
         if target is not None:
             if labels_path is None:
                 raise BadInputError(f"eval data {path} is one .npy array: name its labels with eval_data.labels_path")
             if not labels_path.is_file():
                 raise BadInputError(f"labels not found: {labels_path}")
-            labels = _load(labels_path)
+            labels = _load(labels_path, "npy")
     if inputs.ndim < 2 or inputs.shape[0] == 0:
         raise BadInputError(f"eval data {path}: inputs must be an array of rows, got shape {list(inputs.shape)}")
     if inputs.dtype.kind not in "fiub":

@@ -37,14 +37,16 @@ def read_eval_frame(
     if arrays is not None:
         target = spec.target if isinstance(spec, EvalDataSpec) else None
         labels_key = spec.labels_key if isinstance(spec, EvalDataSpec) else ""
-        key = (arrays, target, spec.inputs_key, labels_key, str(labels_path) if labels_path else None)
+        labels_file = str(labels_path) if labels_path else None
+        labels_hash = file_sha256(labels_path) if labels_path and labels_path.is_file() else None
+        key = (arrays, target, spec.inputs_key, labels_key, labels_file, labels_hash)
         return _arrays(str(path), file_sha256(path), key, spec.max_rows).copy()
     return _parsed(str(path), file_sha256(path), spec.format, spec.max_rows).copy()
 
 
 @lru_cache(maxsize=4)
 def _arrays(name: str, _sha256: str, key: tuple, max_rows: int | None) -> pd.DataFrame:
-    fmt, target, inputs_key, labels_key, labels_path = key
+    fmt, target, inputs_key, labels_key, labels_path, _labels_sha256 = key
     frame = read_arrays(Path(name), fmt, target, inputs_key, labels_key, Path(labels_path) if labels_path else None)
     if max_rows is not None and len(frame) > max_rows:
         attrs = dict(frame.attrs)

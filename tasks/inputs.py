@@ -255,9 +255,19 @@ def preflight(policy_path: str, model: str, version: str, eval_data: str | None 
     task, data = judged_task(policy, data, registered_output(versions.candidate))
     for ref in (versions.candidate, versions.champion):
         if ref is not None:
-            schema = registered_schema(ref, tensor_columns(policy, data), unsigned)
+            schema = _schema_for(ref, tensor_columns(policy, data), unsigned, data)
             check_inputs(policy, data, reference, schema, ref.version, task)
     return policy
+
+
+def _schema_for(
+    ref: registry.VersionRef, columns: list[str] | None, unsigned: InputSchema, data: EvalData
+) -> InputSchema:
+    """The version's input schema; a signature the eval data cannot fill names the version and the file."""
+    try:
+        return registered_schema(ref, columns, unsigned)
+    except BadInputError as exc:
+        raise BadInputError(f"v{ref.version} on eval data {data.path}: {exc}") from None
 
 
 def load(

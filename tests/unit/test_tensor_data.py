@@ -1,0 +1,326 @@
+"""Array eval data: reading .npz/.npy, per-row summaries, value ranges, tensor checks and image perturbations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from gates.errors import BadInputError
+from gates.policy import DataValidationGatePolicy, EvalDataSpec, RobustnessGatePolicy
+from gates.tensor_data import (
+    ARRAY_DTYPE,
+    ARRAY_SHAPE,
+    array_columns,
+    array_shape,
+    channel_axis,
+    image_perturbations,
+    summaries,
+    tensor_checks,
+    value_range,
+)
+from tasks.data import read_eval_frame
+
+RNG = np.random.default_rng(7)
+
+
+def spec(path: Path, **kwargs) -> EvalDataSpec:
+    return EvalDataSpec(path=str(path), target="label", **kwargs)
+
+
+def frame_of(arr: np.ndarray, labels: np.ndarray | None = None) -> pd.DataFrame:
+    """A frame as read_arrays builds it: flattened inputs, the label column, shape and dtype in attrs."""
+    flat = arr.reshape(len(arr), -1)
+    frame = pd.DataFrame(flat, columns=array_columns(flat.shape[1]))
+    frame["label"] = np.arange(len(arr)) % 2 if labels is None else labels
+    frame.attrs[ARRAY_SHAPE] = list(arr.shape[1:])
+    frame.attrs[ARRAY_DTYPE] = str(arr.dtype)
+    return frame
+
+
+def images(n: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    return RNG.random((n, 1, 4, 4)).astype(np.float32), np.arange(n) % 3
+
+
+def test_npz_rows_are_flattened_in_c_order_with_labels_and_attrs(tmp_path):
+    x, y = images()
+    np.savez(tmp_path / "eval.npz", inputs=x, labels=y)
+    frame = read_eval_frame(tmp_path / "eval.npz", spec(tmp_path / "eval.npz"))
+    assert list(frame.columns) == [f"input_{i}" for i in range(16)] + ["label"]
+    np.testing.assert_array_equal(frame[array_columns(16)].to_numpy(), x.reshape(6, -1))
+    assert frame["label"].tolist() == y.tolist()
+    assert frame.attrs[ARRAY_SHAPE] == [1, 4, 4] and frame.attrs[ARRAY_DTYPE] == "float32"
+    assert array_shape(frame) == (1, 4, 4)
+
+
+def test_npz_custom_keys(tmp_path):
+    x, y = images()
+    np.savez(tmp_path / "eval.npz", pixels=x, classes=y)
+    frame = read_eval_frame(tmp_path / "eval.npz", spec(tmp_path, inputs_key="pixels", labels_key="classes"))
+    np.testing.assert_array_equal(frame[array_columns(16)].to_numpy(), x.reshape(6, -1))
+    assert frame["label"].tolist() == y.tolist()
+
+
+def test_npy_with_labels_path(tmp_path):
+    x, y = images()
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    frame = read_eval_frame(tmp_path / "x.npy", spec(tmp_path), tmp_path / "y.npy")
+    np.testing.assert_array_equal(frame[array_columns(16)].to_numpy(), x.reshape(6, -1))
+    assert frame["label"].tolist() == y.tolist()
+    assert frame.attrs[ARRAY_SHAPE] == [1, 4, 4]
+
+
+def test_uint8_inputs_keep_their_dtype(tmp_path):
+    x = RNG.integers(0, 256, (5, 2, 3), dtype=np.uint8)
+    np.savez(tmp_path / "eval.npz", inputs=x, labels=np.zeros(5, int))
+    frame = read_eval_frame(tmp_path / "eval.npz", spec(tmp_path))
+    assert set(frame[array_columns(6)].dtypes) == {np.dtype(np.uint8)}
+    assert frame.attrs[ARRAY_DTYPE] == "uint8" and frame.attrs[ARRAY_SHAPE] == [2, 3]
+
+
+def _bad(tmp_path: Path, case: str) -> tuple[Path, Path | None]:
+    x, y = images(4)
+    path, labels_path = tmp_path / "eval.npz", None
+    arrays = {
+        "no_inputs": {"images": x, "labels": y},
+        "no_labels": {"inputs": x, "y": y},
+        "short_labels": {"inputs": x, "labels": y[:3]},
+        "labels_2d": {"inputs": x, "labels": y.reshape(4, 1)},
+        "inputs_1d": {"inputs": np.arange(4.0), "labels": y},
+        "str_inputs": {"inputs": np.array([["a", "b"]] * 4), "labels": y},
+    }
+    if case in arrays:
+        np.savez(path, **arrays[case])
+    elif case in ("npy_no_labels_path", "labels_path_absent"):
+        path = tmp_path / "x.npy"
+        np.save(path, x)
+        labels_path = tmp_path / "absent.npy" if case == "labels_path_absent" else None
+    elif case == "text":
+        path.write_text("a,b\n1,2\n")
+    return path, labels_path
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("missing", ["eval data not found", "eval.npz"]),
+        ("no_inputs", ["has no array 'inputs'", "(arrays: images, labels)"]),
+        ("no_labels", ["has no array 'labels'", "(arrays: inputs, y)"]),
+        ("short_labels", ["labels must be one per input row", "got shape [3] for 4 inputs"]),
+        ("labels_2d", ["labels must be one per input row", "got shape [4, 1] for 4 inputs"]),
+        ("inputs_1d", ["inputs must be an array of rows", "got shape [4]"]),
+        ("str_inputs", ["inputs must be numbers", "got dtype <U1"]),
+        ("npy_no_labels_path", ["one .npy array", "eval_data.labels_path"]),
+        ("labels_path_absent", ["labels not found", "absent.npy"]),
+        ("text", ["cannot read", "eval.npz", "as npz: not a NumPy file"]),
+    ],
+)
+def test_bad_array_files_raise_one_line(tmp_path, case, expected):
+    path, labels_path = _bad(tmp_path, case)
+    with pytest.raises(BadInputError) as info:
+        read_eval_frame(path, spec(path), labels_path)
+    message = str(info.value)
+    assert "\n" not in message
+    for part in expected:
+        assert part in message
+
+
+@pytest.mark.parametrize("case", ["object_inputs", "npy_named_npz", "npz_as_npy"])
+def test_unexpected_numpy_content_is_bad_input(tmp_path, case):
+    x, y = images(3)
+    np.save(tmp_path / "y.npy", y)
+    path = tmp_path / "eval.npz"
+    if case == "npy_named_npz":
+        with path.open("wb") as fh:
+            np.save(fh, x)
+    else:
+        np.savez(path, inputs=x if case == "npz_as_npy" else np.array([[1, "a"]] * 3, dtype=object), labels=y)
+    with pytest.raises(BadInputError, match="eval.npz"):
+        read_eval_frame(path, spec(path, format="npy" if case == "npz_as_npy" else "auto"), tmp_path / "y.npy")
+
+
+def test_rewritten_labels_file_is_read_again(tmp_path):
+    x, _ = images(3)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", np.array([0, 1, 0]))
+    assert read_eval_frame(tmp_path / "x.npy", spec(tmp_path), tmp_path / "y.npy")["label"].tolist() == [0, 1, 0]
+    np.save(tmp_path / "y.npy", np.array([1, 1, 1]))
+    assert read_eval_frame(tmp_path / "x.npy", spec(tmp_path), tmp_path / "y.npy")["label"].tolist() == [1, 1, 1]
+
+
+def test_max_rows_sample_keeps_attrs_and_row_label_pairs(tmp_path):
+    x = RNG.random((30, 1, 4, 4)).astype(np.float32)
+    np.savez(tmp_path / "eval.npz", inputs=x, labels=np.arange(30))
+    frame = read_eval_frame(tmp_path / "eval.npz", spec(tmp_path, max_rows=10))
+    assert len(frame) == 10 and list(frame.index) == list(range(10))
+    assert frame.attrs[ARRAY_SHAPE] == [1, 4, 4] and frame.attrs[ARRAY_DTYPE] == "float32"
+    np.testing.assert_array_equal(frame[array_columns(16)].to_numpy(), x[frame["label"]].reshape(10, -1))
+
+
+def test_summaries_channel_first_exact():
+    row = np.array([[[1, 1], [1, 1]], [[0, 2], [0, 2]], [[1, 2], [3, 4]]], dtype=np.float64)
+    out = summaries(frame_of(np.stack([row, 2 * row])), (3, 2, 2))
+    assert list(out.columns) == [f"channel_{c}_{s}" for c in range(3) for s in ("mean", "std")]
+    np.testing.assert_allclose(out.iloc[0], [1, 0, 1, 1, 2.5, np.sqrt(1.25)])
+    np.testing.assert_allclose(out.iloc[1], [2, 0, 2, 2, 5, 2 * np.sqrt(1.25)])
+
+
+def test_summaries_channel_last_detected():
+    arr = np.broadcast_to(np.arange(3.0), (2, 8, 8, 3)).copy()
+    assert channel_axis((8, 8, 3)) == 2
+    out = summaries(frame_of(arr), (8, 8, 3))
+    np.testing.assert_allclose(out.iloc[0], [0, 0, 1, 0, 2, 0])
+
+
+@pytest.mark.parametrize("shape", [(1, 8, 8), (8, 8)])
+def test_summaries_one_channel(shape):
+    arr = RNG.random((3, *shape))
+    out = summaries(frame_of(arr), shape)
+    assert list(out.columns) == ["channel_0_mean", "channel_0_std"]
+    np.testing.assert_allclose(out["channel_0_mean"], arr.reshape(3, -1).mean(axis=1))
+    np.testing.assert_allclose(out["channel_0_std"], arr.reshape(3, -1).std(axis=1))
+
+
+def test_value_range_stated_then_reference_then_eval():
+    shape = (1, 4, 4)
+    eval_frame = frame_of(np.linspace(0.2, 0.6, 32).reshape(2, *shape))
+    reference = frame_of(np.linspace(-1.0, 3.0, 48).reshape(3, *shape))
+    assert value_range((0, 1), reference, eval_frame, shape) == (0.0, 1.0)
+    assert value_range(None, reference, eval_frame, shape) == (-1.0, 3.0)
+    assert value_range(None, None, eval_frame, shape) == pytest.approx((0.2, 0.6))
+
+
+CHECKS = ["rows", "rows_with_nan", "rows_with_inf", "rows_outside_range", "missing_labels"]
+POLICY = DataValidationGatePolicy(min_rows=5)
+
+
+def clean(n: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    return RNG.random((n, 1, 4, 4)) * 0.9 + 0.05, (np.arange(n) % 2).astype(float)
+
+
+def test_tensor_checks_pass_on_clean_data():
+    x, y = clean()
+    result = tensor_checks(frame_of(x, y), "label", (1, 4, 4), (0.0, 1.0), True, POLICY)
+    assert result.status.value == "passed"
+    assert [m.name for m in result.measurements] == CHECKS and all(m.passed for m in result.measurements)
+    assert "8 arrays of shape 1x4x4" in result.summary
+
+
+NAN, INF = np.nan, np.inf
+
+
+@pytest.mark.parametrize(
+    ("pixels", "rows", "failed", "value"),
+    [
+        ({(3, 0, 0, 0): NAN}, 8, "rows_with_nan", 1),
+        ({(2, 0, 1, 1): INF}, 8, "rows_with_inf", 1),
+        ({(0, 0, 0, 0): 1.5, (0, 0, 0, 1): 1.5, (5, 0, 3, 3): 1.01}, 8, "rows_outside_range", 2),  # 3 pixels
+        ({}, 4, "rows", 4),
+        ({4: NAN}, 8, "missing_labels", 1),  # an int key is a label
+    ],
+)
+def test_tensor_checks_fail_exactly_one_check(pixels, rows, failed, value):
+    x, y = clean(rows)
+    for where, v in pixels.items():
+        (y if isinstance(where, int) else x)[where] = v
+    result = tensor_checks(frame_of(x, y), "label", (1, 4, 4), (0.0, 1.0), True, POLICY)
+    assert result.status.value == "failed"
+    assert [m.name for m in result.measurements if not m.passed] == [failed]
+    assert {m.name: m.value for m in result.measurements}[failed] == value
+
+
+@pytest.mark.parametrize(
+    ("stated", "margin", "passes", "bounds"),
+    [(False, 0.1, True, [-0.1, 1.1]), (False, 0.0, False, [0.0, 1.0]), (True, 0.1, False, [0.0, 1.0])],
+)
+def test_learned_range_alone_is_widened_by_range_margin(stated, margin, passes, bounds):
+    x, y = clean()
+    x[1, 0, 2, 2] = 1.05
+    policy = DataValidationGatePolicy(min_rows=5, range_margin=margin)
+    result = tensor_checks(frame_of(x, y), "label", (1, 4, 4), (0.0, 1.0), stated, policy)
+    assert [m.name for m in result.measurements if not m.passed] == ([] if passes else ["rows_outside_range"])
+    assert result.details["value_range"] == pytest.approx(bounds)
+
+
+PERTURB = RobustnessGatePolicy(
+    noise_levels=[0.1, 0.3],
+    blur_sigmas=[0.5],
+    brightness_shifts=[0.1, -0.2],
+    contrast_factors=[0.5],
+    occlusion_sizes=[0.25],
+)
+
+
+def perturbed(frame: pd.DataFrame, shape, policy=PERTURB, bounds=(0.0, 1.0)) -> dict:
+    return {(name, level): out for name, level, out in image_perturbations(frame, shape, bounds, policy)}
+
+
+def test_perturbations_in_policy_order_within_bounds_target_untouched():
+    frame = frame_of(RNG.random((4, 3, 8, 8)).astype(np.float32), np.array([3, 1, 4, 1]))
+    results = image_perturbations(frame, (3, 8, 8), (0.0, 1.0), PERTURB)
+    names = "gaussian_noise gaussian_noise blur brightness brightness contrast occlusion"
+    assert [n for n, _, _ in results] == names.split()
+    assert [lv for _, lv, _ in results] == [0.1, 0.3, 0.5, 0.1, -0.2, 0.5, 0.25]
+    for _, _, out in results:
+        assert list(out.columns) == list(frame.columns) and out.shape == frame.shape
+        inputs = out[array_columns(192)].to_numpy()
+        assert inputs.min() >= 0.0 and inputs.max() <= 1.0
+        assert out["label"].tolist() == [3, 1, 4, 1]
+        assert array_shape(out) == (3, 8, 8)
+
+
+@pytest.mark.parametrize(("shape", "channels"), [((3, 8, 8), 3), ((8, 8, 3), 3), ((8, 8), 1)])
+def test_occlusion_zeroes_one_patch_per_image(shape, channels):
+    out = perturbed(frame_of(np.ones((5, *shape), np.float32)), shape)[("occlusion", 0.25)]
+    zeros = (out[array_columns(64 * channels)].to_numpy() == 0).sum(axis=1)
+    assert zeros.tolist() == [2 * 2 * channels] * 5
+
+
+def test_blur_of_constant_image_is_unchanged():
+    out = perturbed(frame_of(np.full((3, 1, 8, 8), 0.3, np.float32)), (1, 8, 8))[("blur", 0.5)]
+    np.testing.assert_allclose(out[array_columns(64)].to_numpy(), 0.3, rtol=1e-6)
+
+
+def test_brightness_shift_on_mid_grey():
+    results = perturbed(frame_of(np.full((2, 1, 4, 4), 0.5, np.float32)), (1, 4, 4))
+    np.testing.assert_allclose(results[("brightness", 0.1)][array_columns(16)].to_numpy(), 0.6, rtol=1e-6)
+    np.testing.assert_allclose(results[("brightness", -0.2)][array_columns(16)].to_numpy(), 0.3, rtol=1e-6)
+
+
+def test_contrast_halves_deviation_from_each_images_mean():
+    x = (RNG.random((4, 2, 4, 4)) * 0.5 + 0.25).astype(np.float32)
+    x[1] += 0.1  # images with different means
+    out = perturbed(frame_of(x), (2, 4, 4))[("contrast", 0.5)][array_columns(32)].to_numpy()
+    flat = x.reshape(4, -1).astype(np.float64)
+    mean = flat.mean(axis=1, keepdims=True)
+    np.testing.assert_allclose(out - mean, 0.5 * (flat - mean), atol=1e-6)
+
+
+def test_same_seed_gives_identical_noise():
+    frame = frame_of(RNG.random((3, 1, 8, 8)).astype(np.float32))
+    first, second = perturbed(frame, (1, 8, 8)), perturbed(frame, (1, 8, 8))
+    noisy = first[("gaussian_noise", 0.1)]
+    pd.testing.assert_frame_equal(noisy, second[("gaussian_noise", 0.1)])
+    assert not noisy[array_columns(64)].equals(frame[array_columns(64)])
+
+
+def test_uint8_inputs_come_back_as_uint8():
+    frame = frame_of(np.full((2, 1, 4, 4), 100, np.uint8))
+    policy = RobustnessGatePolicy(brightness_shifts=[0.2])
+    for name, level, out in image_perturbations(frame, (1, 4, 4), (0.0, 255.0), policy):
+        assert set(out[array_columns(16)].dtypes) == {np.dtype(np.uint8)}, (name, level)
+    out = perturbed(frame, (1, 4, 4), policy, (0.0, 255.0))[("brightness", 0.2)]
+    assert (out[array_columns(16)].to_numpy() == 151).all()
+
+
+def test_epsilon_fractions_are_read():
+    assert RobustnessGatePolicy(epsilons=["8/255", 0.1]).epsilons == [8 / 255, 0.1]
+
+
+def test_malformed_epsilon_fraction_is_a_validation_error():
+    with pytest.raises(ValidationError, match="epsilons"):
+        RobustnessGatePolicy(epsilons=["8//255"])
