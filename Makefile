@@ -10,6 +10,8 @@ $(STAMP): pyproject.toml constraints.txt
 	# torch first, pinned: this resolves to the CPU build instead of pulling CUDA packages.
 	$(PY) -m pip install --quiet "torch==2.13.0"
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	# The peer of the image-attack cross-check: its metadata pins an old requests and wants torchvision.
+	$(PY) -m pip install --quiet --no-deps -c constraints.txt torchattacks==3.5.1
 	touch $(STAMP)
 
 demo: $(STAMP)
