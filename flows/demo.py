@@ -1,4 +1,5 @@
-"""The demo: train Adult income models, then let the promotion flow judge them; then a multiclass and a regression."""
+"""The demo: train Adult income models, then let the promotion flow judge them; then a multiclass, a regression and
+an image classifier."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from prefect import flow
 from demo.adult_model import TrainConfig
 from flows.promote import promote
 from gates.outcome import PromotionOutcome
+from tasks.demo_images import train_and_register_cnn
 from tasks.demo_models import reset_registered_model, train_and_register, write_broken_eval
 from tasks.demo_sklearn import train_and_register_sklearn
 from tasks.evidence import evidence_root
@@ -78,12 +80,33 @@ TASK_SECTIONS: list[tuple[str, list[tuple[str, str]]]] = [
 ]
 
 
+# The image task: small CNNs on 8x8 digit images (demo/digits.py has each label's recipe), logged with
+# mlflow.pytorch and a tensor signature, judged on the eval arrays in data/sklearn-digits/.
+IMAGE_SECTION: tuple[str, list[tuple[str, str]]] = (
+    "digits-cnn",
+    [
+        (
+            "noise-augmented-cnn",
+            "Two-layer CNN trained on digits with Gaussian pixel noise added: the first champion.",
+        ),
+        (
+            "plain-cnn",
+            "The same CNN trained on clean digits only: as accurate, but an adversary moving each pixel by 0.1 "
+            "turns half of its answers.",
+        ),
+    ],
+)
+
+
 def judge_task_sections(trigger: str = "demo") -> list[PromotionOutcome]:
-    """Register each TASK_SECTIONS model's versions from v1, then judge them in order under its policy."""
+    """Register each TASK_SECTIONS model's versions from v1, then judge them in order under its policy; then the
+    IMAGE_SECTION's CNNs."""
+    sections = [(model, candidates, train_and_register_sklearn) for model, candidates in TASK_SECTIONS]
+    sections.append((*IMAGE_SECTION, train_and_register_cnn))
     outcomes = []
-    for model, candidates in TASK_SECTIONS:
+    for model, candidates, register in sections:
         reset_registered_model(model)
-        versions = [train_and_register_sklearn(model, label, text) for label, text in candidates]
+        versions = [register(model, label, text) for label, text in candidates]
         policy_path = str(POLICIES / f"{model}.yaml")
         outcomes += [promote(model=model, version=v, policy_path=policy_path, trigger=trigger) for v in versions]
     return outcomes
@@ -93,7 +116,8 @@ def judge_task_sections(trigger: str = "demo") -> list[PromotionOutcome]:
 def demo(model: str = DEMO_MODEL, policy_path: str = str(DEMO_POLICY)) -> list[PromotionOutcome]:
     """Register v1..v7, then judge each; the full model is first judged on a broken eval file, then on the good one.
 
-    Then the multiclass and regression sections (TASK_SECTIONS), each judged under its own policy.
+    Then the multiclass and regression sections (TASK_SECTIONS) and the image section (IMAGE_SECTION), each
+    judged under its own policy.
     """
     reset_registered_model(model)
     versions = {label: train_and_register(model, label, config, text) for label, config, text in DEMO_CANDIDATES}

@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     k.add_argument("--json", action="store_true", help="print what was found as JSON")
 
     sub.add_parser(
-        "demo", help="train the demo models (UCI Adult; scikit-learn wine and diabetes) and promote each in turn"
+        "demo", help="train the demo models (UCI Adult; scikit-learn wine, diabetes, digits) and promote each in turn"
     )
 
     h = sub.add_parser("history", help="list every promotion attempt recorded for a model")
@@ -204,7 +204,7 @@ def _demo(_: argparse.Namespace) -> int:
     print()
     print("Each attempt's one-page report is in the 'report' column (also logged to its MLflow ledger run as")
     print("evidence/report.html); `modelgate history --model adult-income` (or wine-cultivar,")
-    print("diabetes-progression) lists the ledger.")
+    print("diabetes-progression, digits-cnn) lists the ledger.")
     return 0
 
 

@@ -28,7 +28,7 @@ def failed_gates(line: str) -> list[str]:
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("home")
-    result = run(["demo"], home, timeout=900)  # about 5 minutes alone on 2 cores; more beside other test files
+    result = run(["demo"], home, timeout=1500)  # about 6 minutes alone on 2 cores; more beside other test files
     assert result.returncode == 0, result.stderr[-3000:]
     lines = [ln for ln in result.stdout.splitlines() if ln[:2] in ("v1", "v2", "v3", "v4", "v5", "v6", "v7")]
     assert [ln.split()[:4] for ln in lines] == [
@@ -44,17 +44,21 @@ def demo_home(tmp_path_factory) -> Path:
         ["v2", "reject", "rejected", "v1"],  # wine-cultivar: k-NN on unscaled measurements, much less accurate
         ["v1", "promote", "promoted", "v1"],  # diabetes-progression: linear regression, first champion
         ["v2", "reject", "rejected", "v1"],  # diabetes-progression: miscoded labels shift one sex's predictions
+        ["v1", "promote", "promoted", "v1"],  # digits-cnn: CNN trained with pixel noise, first champion
+        ["v2", "reject", "rejected", "v1"],  # digits-cnn: the same CNN without noise, far less robust to attacks
     ]
     assert "integration=failed" in lines[4] and "evaluation=passed" in lines[4]
     assert "latency=failed" in lines[3] and "evaluation=passed" in lines[3] and "robustness=passed" in lines[3]
     assert "bias=failed" in lines[1] and "evaluation=passed" in lines[1]
     assert "robustness=failed" in lines[2] and "evaluation=passed" in lines[2]
     assert "data_validation=failed" in lines[5] and "evaluation=skipped" in lines[5]
-    wine_v1, wine_v2, diabetes_v1, diabetes_v2 = lines[8:]
+    wine_v1, wine_v2, diabetes_v1, diabetes_v2, digits_v1, digits_v2 = lines[8:]
     assert failed_gates(wine_v1) == [] and "bias=skipped" in wine_v1  # no sensitive feature in wine
     assert failed_gates(wine_v2) == ["evaluation"]
     assert failed_gates(diabetes_v1) == [] and "bias=passed" in diabetes_v1
     assert failed_gates(diabetes_v2) == ["bias"] and "evaluation=passed" in diabetes_v2
+    assert failed_gates(digits_v1) == [] and "integration=passed" in digits_v1 and "bias=skipped" in digits_v1
+    assert failed_gates(digits_v2) == ["robustness"] and "evaluation=passed" in digits_v2
     return home
 
 
@@ -65,7 +69,7 @@ def test_demo_leaves_state_inside_its_home(demo_home):
     assert any((demo_home / "artifacts" / "model-promotions").rglob("summary.md"))
     assert any((demo_home / "artifacts" / "modelgate-evidence-cache").rglob("gates.json"))
     assert any((demo_home / "evidence" / "cache" / "drift").rglob("drift.html"))
-    for model in ("adult-income", "wine-cultivar", "diabetes-progression"):
+    for model in ("adult-income", "wine-cultivar", "diabetes-progression", "digits-cnn"):
         assert any((demo_home / "evidence" / "reports" / model).rglob("*.html")), model
 
 
@@ -87,7 +91,7 @@ def test_history_lists_the_demo_attempts(demo_home):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("model", ["wine-cultivar", "diabetes-progression"])
+@pytest.mark.parametrize("model", ["wine-cultivar", "diabetes-progression", "digits-cnn"])
 def test_history_lists_the_task_sections(demo_home, model):
     result = run(["history", "--model", model], demo_home)
     assert result.returncode == 0, result.stderr
