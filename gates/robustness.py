@@ -207,10 +207,10 @@ def _judge(cand: RobustnessProfile, champ: RobustnessProfile | None, policy: Rob
                         f"{champ.clean_accuracy - champ_acc:.3f} (max {policy.max_worse_than_champion})"
                     )
             if not ok:
-                failures.append(f"{attack} eps={eps}: robust accuracy {acc:.3f}: {'; '.join(notes)}")
+                failures.append(f"{attack} eps={float(eps):.4g}: robust accuracy {acc:.3f}: {'; '.join(notes)}")
             measurements.append(
                 Measurement(
-                    name=f"{attack}@{eps}",
+                    name=f"{attack}@{float(eps):.4g}",
                     value=acc,
                     threshold=floor,
                     champion_value=champ_acc,

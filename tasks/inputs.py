@@ -13,15 +13,15 @@ import numpy as np
 import pandas as pd
 
 from gates.errors import BadInputError
-from gates.model_input import InputSchema, prepare, schema_from_frame
+from gates.model_input import InputSchema, prepare
 from gates.model_task import BINARY, OutputShape, Task, class_indices, class_labels, infer_task, regression_targets
 from gates.policy import BIAS_TASK_METRICS, TASK_METRICS, PromotionPolicy
-from gates.tensor_data import array_columns, array_shape
 from tasks import registry
 from tasks.data import check_eval_frame, file_sha256, labels, read_eval_frame
 from tasks.data_validation_run import check_expectation_types
+from tasks.input_schemas import enforce_signature, schema_for, tensor_columns, unsigned_schema
 from tasks.mlflow_store import client
-from tasks.model_copies import ModelCopy, download_copy, registered_output, registered_schema
+from tasks.model_copies import ModelCopy, download_copy, registered_output
 from tasks.policy_files import policy_for, resolve_data_path
 
 
@@ -173,24 +173,6 @@ def extra_expectations(policy: PromotionPolicy, policy_path: str) -> list[dict]:
     return extra
 
 
-def unsigned_schema(policy: PromotionPolicy, data: EvalData) -> InputSchema:
-    """What a version logged without a signature is given: the policy's input_columns, or every eval column
-    but the target, with the types the eval data has."""
-    columns = policy.input_columns or [c for c in data.frame.columns if c != policy.eval_data.target]
-    missing = [c for c in columns if c not in data.frame.columns]
-    if missing:
-        raise BadInputError(f"input_columns named in the policy are not columns of the eval data: {', '.join(missing)}")
-    return schema_from_frame(data.frame, columns)
-
-
-def tensor_columns(policy: PromotionPolicy, data: EvalData) -> list[str] | None:
-    """The eval columns that form a one-tensor input: the policy's, or every flattened column of array data."""
-    shape = array_shape(data.frame)
-    if policy.tensor_input_columns or shape is None:
-        return policy.tensor_input_columns
-    return array_columns(int(np.prod(shape)))
-
-
 def gate_columns(policy: PromotionPolicy, schema: InputSchema) -> list[str]:
     """The drift gate's columns: the policy's, or the model's input columns."""
     return list(policy.gates.drift.columns or schema.names)
@@ -225,22 +207,6 @@ def check_inputs(
             raise BadInputError(f"drift column(s) not in the eval data: {', '.join(absent_eval)}")
 
 
-def enforce_signature(prepared: pd.DataFrame | np.ndarray, schema: InputSchema, source: str) -> None:
-    """MLflow's own input enforcement on what the input path made (reads the schema only, runs no model code)."""
-    from mlflow.models.utils import _enforce_schema
-    from mlflow.types import ColSpec, Schema, TensorSpec
-
-    if schema.tensor is not None:
-        spec = Schema([TensorSpec(np.dtype(schema.tensor.dtype), schema.tensor.shape)])
-    else:
-        spec = Schema([ColSpec(c.type, c.name, required=c.required) for c in schema.columns])
-    try:
-        _enforce_schema(prepared, spec)
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise BadInputError(f"eval data {source} does not match the model's signature: {first}") from None
-
-
 def preflight(policy_path: str, model: str, version: str, eval_data: str | None = None) -> PromotionPolicy:
     """Every bad-input check that needs no model download: policy, versions, data against signatures.
 
@@ -255,19 +221,9 @@ def preflight(policy_path: str, model: str, version: str, eval_data: str | None 
     task, data = judged_task(policy, data, registered_output(versions.candidate))
     for ref in (versions.candidate, versions.champion):
         if ref is not None:
-            schema = _schema_for(ref, tensor_columns(policy, data), unsigned, data)
+            schema = schema_for(ref, tensor_columns(policy, data), unsigned, data)
             check_inputs(policy, data, reference, schema, ref.version, task)
     return policy
-
-
-def _schema_for(
-    ref: registry.VersionRef, columns: list[str] | None, unsigned: InputSchema, data: EvalData
-) -> InputSchema:
-    """The version's input schema; a signature the eval data cannot fill names the version and the file."""
-    try:
-        return registered_schema(ref, columns, unsigned)
-    except BadInputError as exc:
-        raise BadInputError(f"v{ref.version} on eval data {data.path}: {exc}") from None
 
 
 def load(

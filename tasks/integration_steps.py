@@ -204,7 +204,7 @@ def serving_checks(
                 detail += f": {response.text[:300]}"
         except Exception as exc:
             ok, detail = False, f"{type(exc).__name__}: {exc}\n{server.log()}"
-        checks.append({"name": "HTTP dataframe_split answers match", "passed": ok, "detail": detail})
+        checks.append({"name": f"HTTP {next(iter(payload))} answers match", "passed": ok, "detail": detail})
         if latencies:
             timings["request_latency_median_seconds"] = statistics.median(latencies)
         try:

@@ -19,7 +19,7 @@ import pytest
 from flows.promote import promote
 from gates.outcome import Outcome, PromotionOutcome
 from modelgate.cli import main
-from tests.integration.test_tasks import private_registry
+from tests.integration.test_tasks import _explain, _outcome, private_registry
 
 pytestmark = pytest.mark.slow
 
@@ -137,17 +137,6 @@ def image_run(prefect_harness, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield run
 
 
-def _outcome(run: ImageRun, name: str) -> PromotionOutcome:
-    result = run.results[name]
-    if isinstance(result, BaseException):
-        raise AssertionError(f"promotion of {name} raised {type(result).__name__}: {result}")
-    return result
-
-
-def _explain(outcome: PromotionOutcome) -> str:
-    return "\n".join(f"{g.gate}: {g.status.value}: {g.summary}" for g in outcome.gates)
-
-
 def _gate(outcome: PromotionOutcome, name: str):
     (found,) = [g for g in outcome.gates if g.gate == name]
     return found
@@ -181,7 +170,7 @@ def test_the_good_cnn_becomes_champion_with_every_gate_passed(image_run: ImageRu
         "occlusion",
     ]
     integration = _gate(outcome, "integration")
-    assert "HTTP dataframe_split answers match" in [c["name"] for c in integration.details["checks"]]
+    assert "HTTP inputs answers match" in [c["name"] for c in integration.details["checks"]]  # tensor JSON
 
 
 def test_the_undertrained_cnn_is_rejected_by_the_evaluation_gate_alone(image_run: ImageRun) -> None:

@@ -19,6 +19,7 @@ from gates.attacks import AttackSpace, clean_accuracy, pgd, robust_accuracy
 # Not in the dev extra: its metadata pins requests~=2.25.1 and wants torchvision (torch >= 2.14), so it is
 # installed with --no-deps (see pyproject.toml); without it this module skips.
 torchattacks = pytest.importorskip("torchattacks", minversion="3.5.1")
+pytestmark = pytest.mark.slow  # trains a CNN and attacks it with two libraries: the full suite, not the fast tier
 
 SIDE = 12
 STEPS = 10

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from gates.model_input import InputColumn, InputSchema, TensorInput, input_problems, json_body, prepare
-from tasks.inputs import enforce_signature
+from tasks.input_schemas import enforce_signature
 
 SCHEMA = InputSchema(
     columns=(
