@@ -20,7 +20,7 @@ from tasks.gate_steps import (
     output_check_step,
 )
 from tasks.inputs import PromotionInputs
-from tasks.integration_steps import integration_step
+from tasks.integration_steps import EarlyServer, integration_step
 from tasks.judging_run import JudgingRun
 from tasks.latency_steps import latency_step
 from tasks.robustness_steps import robustness_step
@@ -48,7 +48,9 @@ def context_of(inputs: PromotionInputs) -> GateContext:
     )
 
 
-def _model_step(name: str, ctx: GateContext, run: JudgingRun, out_dir: Path) -> GateResult:
+def _model_step(
+    name: str, ctx: GateContext, run: JudgingRun, out_dir: Path, early: EarlyServer | None = None
+) -> GateResult:
     if name == "output_check":
         return output_check_step(ctx)
     if name == "evaluation":
@@ -58,9 +60,11 @@ def _model_step(name: str, ctx: GateContext, run: JudgingRun, out_dir: Path) -> 
     if name == "robustness":
         return robustness_step(ctx, run, out_dir)
     if name == "latency":
+        if early is not None:
+            early.ready()  # the server's start-up must not share the CPU with the timed calls
         return latency_step(ctx, run)
     if name == "integration":
-        return integration_step(ctx, run)
+        return integration_step(ctx, run, early)
     raise KeyError(f"no step for gate {name!r}")
 
 
@@ -71,6 +75,7 @@ def run_gates(inputs: PromotionInputs, out_dir: Path) -> GateRun:
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = context_of(inputs)
     run = JudgingRun(inputs, out_dir)
+    early: EarlyServer | None = None
     try:
         needs_models = any(g.enabled(policy) for g in MODEL_GATES)
         if needs_models:
@@ -95,6 +100,9 @@ def run_gates(inputs: PromotionInputs, out_dir: Path) -> GateRun:
         candidate = scores["candidate"]
         if candidate.bad_input:
             raise BadInputError(f"candidate v{candidate.version}: {candidate.error}")
+        integration = policy.gates.integration
+        if candidate.usable and integration.enabled and integration.serve:
+            early = EarlyServer(run.copies["candidate"], policy)  # boots while the other gates judge
         for gate in MODEL_GATES:
             if not gate.enabled(policy):
                 continue
@@ -102,7 +110,7 @@ def run_gates(inputs: PromotionInputs, out_dir: Path) -> GateRun:
                 reason = f"skipped: the candidate could not be scored ({candidate.error})"
                 results += skipped_because(policy, (gate,), reason)
                 continue
-            results.append(_model_step(gate.name, ctx, run, out_dir))
+            results.append(_model_step(gate.name, ctx, run, out_dir, early))
         results += run.isolation_results()
         digests = {
             "candidate": inputs.candidate.digest,
@@ -114,4 +122,6 @@ def run_gates(inputs: PromotionInputs, out_dir: Path) -> GateRun:
         }
         return GateRun(results, classification_reports(ctx, digests, versions))
     finally:
+        if early is not None:
+            early.close()  # stopped already when the integration gate ran; not otherwise
         run.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -96,6 +97,7 @@ class ScoringServer:
         self.base = f"http://127.0.0.1:{port}"
 
     def __enter__(self) -> ScoringServer:
+        self.started = time.perf_counter()
         self._log = self.log_path.open("w")
         cmd = [
             sys.executable,
@@ -158,28 +160,52 @@ class ScoringServer:
         self._log.close()
 
 
+class EarlyServer:
+    """The candidate's scoring server, started as soon as its model copy is local, so that it boots while the
+    other gates judge; it is ready (or not) before the latency gate times anything, and stopped by `close`."""
+
+    def __init__(self, copy: ModelCopy, policy: PromotionPolicy) -> None:
+        gate = policy.gates.integration
+        self.port = gate.port or free_port()
+        self.timeout = gate.server_startup_timeout_s
+        self.folder = Path(tempfile.mkdtemp(prefix="modelgate-serve-"))
+        self.schema = copy.schema
+        self.server = ScoringServer(copy.local_dir, self.port, self.folder / "server.log").__enter__()
+        self.health: tuple[bool, str] | None = None
+        self.seconds = 0.0
+
+    def ready(self) -> tuple[bool, str]:
+        """Wait (once) until the server answers /health or its time is up."""
+        if self.health is None:
+            self.health = self.server.wait_healthy(self.timeout)
+            self.seconds = time.perf_counter() - self.server.started
+        return self.health
+
+    def close(self) -> None:
+        self.server.__exit__(None, None, None)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
 def serving_checks(
-    copy: ModelCopy,
+    early: EarlyServer,
     sample: pd.DataFrame,
     expected: np.ndarray,
     policy: PromotionPolicy,
-    workdir: Path,
     task: Task = BINARY,
 ) -> tuple[list[dict], dict[str, float]]:
-    """Start the server, send a dataframe_split request and a malformed one, compare, stop."""
+    """On the candidate's server: a request as clients send it and a malformed one, compared; then stop it."""
     gate: IntegrationGatePolicy = policy.gates.integration
     checks: list[dict[str, Any]] = []
     timings: dict[str, float] = {}
-    port = gate.port or free_port()
-    start = time.perf_counter()
-    with ScoringServer(copy.local_dir, port, workdir / "server.log") as server:
-        healthy, detail = server.wait_healthy(gate.server_startup_timeout_s)
-        timings["server_startup_seconds"] = time.perf_counter() - start
+    server, port = early.server, early.port
+    try:
+        healthy, detail = early.ready()
+        timings["server_startup_seconds"] = early.seconds
         checks.append({"name": "scoring server becomes healthy", "passed": healthy, "detail": f"port {port}: {detail}"})
         if not healthy:
             return checks, timings
         rows = sample.head(50)
-        payload = json_body(prepare(rows, copy.schema))
+        payload = json_body(prepare(rows, early.schema))
         latencies = []
         try:
             for _ in range(5):
@@ -215,11 +241,15 @@ def serving_checks(
         except Exception as exc:
             ok, detail = False, f"{type(exc).__name__}: {exc}\n{server.log()}"
         checks.append({"name": "malformed request gets a client error", "passed": ok, "detail": detail})
+    finally:
+        early.close()
     return checks, timings
 
 
-def integration_step(ctx: GateContext, run: JudgingRun) -> GateResult:
-    """Clean-process checks and (policy permitting) a real scoring server, against the flow's served predictions."""
+def integration_step(ctx: GateContext, run: JudgingRun, early: EarlyServer | None = None) -> GateResult:
+    """Clean-process checks and (policy permitting) a real scoring server, against the flow's served predictions.
+
+    `early`: the candidate's server, started before the other gates (else it is started here)."""
     gate = ctx.policy.gates.integration
     candidate = ctx.candidate
     assert candidate is not None and candidate.served is not None
@@ -234,7 +264,8 @@ def integration_step(ctx: GateContext, run: JudgingRun) -> GateResult:
         probe = run_probe(copy, sample, expected, ctx.policy, workdir, ctx.task)
         checks, timings = list(probe["checks"]), dict(probe.get("timings", {}))
         if gate.serve:
-            served, served_timings = serving_checks(copy, sample, expected, ctx.policy, workdir, ctx.task)
+            early = early or EarlyServer(copy, ctx.policy)
+            served, served_timings = serving_checks(early, sample, expected, ctx.policy, ctx.task)
             checks += served
             timings.update(served_timings)
         run.attempts["candidate"].extend(read_attempts(str(workdir / "access.log")))
