@@ -173,6 +173,7 @@ class EarlyServer:
         self.server = ScoringServer(copy.local_dir, self.port, self.folder / "server.log").__enter__()
         self.health: tuple[bool, str] | None = None
         self.seconds = 0.0
+        self.attempts: list[str] = []
 
     def ready(self) -> tuple[bool, str]:
         """Wait (once) until the server answers /health or its time is up."""
@@ -182,7 +183,10 @@ class EarlyServer:
         return self.health
 
     def close(self) -> None:
+        """Stop the server; keep the registry calls its model attempted (its access log) in `attempts`."""
         self.server.__exit__(None, None, None)
+        if self.folder.is_dir():
+            self.attempts += read_attempts(str(self.folder / "access.log"))
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -269,4 +273,6 @@ def integration_step(ctx: GateContext, run: JudgingRun, early: EarlyServer | Non
             checks += served
             timings.update(served_timings)
         run.attempts["candidate"].extend(read_attempts(str(workdir / "access.log")))
+        if gate.serve and early is not None:
+            run.attempts["candidate"].extend(early.attempts)  # the scoring server's model, loaded in its own folder
     return judge_integration(checks, gate, timings, probe.get("notes", []))
