@@ -153,6 +153,23 @@ def registry(template_registry: Path, tmp_path: Path, monkeypatch: pytest.Monkey
     return Registry(uri=uri, db=db, root=tmp_path)
 
 
+@contextmanager
+def private_registry(root: Path) -> Iterator[None]:
+    """MLflow on SQLite in `root` (tracking, registry and artifacts), a training experiment set, for the block."""
+    import mlflow
+
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MLFLOW_TRACKING_URI", uri)
+        mp.setenv("MODELGATE_ARTIFACT_ROOT", (root / "artifacts").as_uri())
+        mlflow.set_tracking_uri(uri)
+        training = mlflow.MlflowClient(uri).create_experiment(
+            "training", artifact_location=(root / "artifacts" / "training").as_uri()
+        )
+        mlflow.set_experiment(experiment_id=training)
+        yield
+
+
 @pytest.fixture
 def full_demo_policy() -> str:
     """The demo policy as shipped, every gate on."""

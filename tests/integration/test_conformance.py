@@ -13,14 +13,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import mlflow
 import pytest
 
 from flows.promote import promote
 from gates.outcome import Outcome, PromotionOutcome
 from modelgate.cli import main
 from tests.integration import zoo
-from tests.integration.conftest import Registry
+from tests.integration.conftest import Registry, private_registry
 
 # Each family logs three models and runs three promotions with every gate on: minutes, not seconds.
 pytestmark = pytest.mark.slow
@@ -161,14 +160,7 @@ def family_run(
     db = root / "mlflow.db"
     uri = f"sqlite:///{db}"
     model = f"churn-{family_id}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
-        mp.setenv("MODELGATE_ARTIFACT_ROOT", (root / "artifacts").as_uri())
-        mlflow.set_tracking_uri(uri)
-        training = mlflow.MlflowClient(uri).create_experiment(
-            "churn-training", artifact_location=(root / "artifacts" / "training").as_uri()
-        )
-        mlflow.set_experiment(experiment_id=training)
+    with private_registry(root):
         start = time.perf_counter()
         versions = {v: family.log(model, zoo_data.train, v) for v in zoo.VARIANTS}
         run = FamilyRun(

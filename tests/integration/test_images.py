@@ -19,7 +19,8 @@ import pytest
 from flows.promote import promote
 from gates.outcome import Outcome, PromotionOutcome
 from modelgate.cli import main
-from tests.integration.test_tasks import _explain, _outcome, private_registry
+from tests.integration.conftest import private_registry
+from tests.integration.test_tasks import _explain, _outcome
 
 pytestmark = pytest.mark.slow
 

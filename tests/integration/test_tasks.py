@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from flows.promote import promote
 from gates.outcome import Outcome, PromotionOutcome
 from modelgate.cli import main
+from tests.integration.conftest import private_registry
 
 pytestmark = pytest.mark.slow
 
@@ -101,21 +101,6 @@ MODELS = {
         "worse": lambda: DecisionTreeRegressor(max_depth=1, random_state=0),
     },
 }
-
-
-@contextmanager
-def private_registry(root: Path) -> Iterator[None]:
-    """MLflow on SQLite in `root` (tracking, registry and artifacts), a training experiment set, for the block."""
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MLFLOW_TRACKING_URI", uri)
-        mp.setenv("MODELGATE_ARTIFACT_ROOT", (root / "artifacts").as_uri())
-        mlflow.set_tracking_uri(uri)
-        training = mlflow.MlflowClient(uri).create_experiment(
-            "training", artifact_location=(root / "artifacts" / "training").as_uri()
-        )
-        mlflow.set_experiment(experiment_id=training)
-        yield
 
 
 @pytest.fixture(scope="module", params=["wine", "diabetes"])
