@@ -62,6 +62,12 @@ def test_defaults_are_filled_and_hash_tracks_content(tmp_path):
         ("eval_data: {path: e.csv, target: y}\n", "model_name: Field required"),
         ("model_name: m\neval_data: [1, 2\n", "invalid YAML at line"),
         ("- just\n- a list\n", "expected a mapping"),
+        (
+            "model_name: m\neval_data: {path: e.npz, target: y, value_range: [1, 0]}\n",
+            r"value_range must be \[low, high\] with low < high, got \[1.0, 0.0\]",
+        ),
+        ("model_name: m\neval_data: {path: e.npz, target: y, format: npx}\n", "eval_data.format"),
+        (MINIMAL + "gates: {robustness: {epsilons: ['8//255']}}\n", "gates.robustness.epsilons"),
     ],
 )
 def test_invalid_policies(tmp_path, text, message):
