@@ -526,10 +526,22 @@ class GatesPolicy(StrictModel):
 
 DataFormat = Literal["auto", "csv", "parquet", "npz", "npy"]
 FORMAT_HELP = (
-    "File format; auto uses the extension. npz/npy hold arrays (images or any fixed-shape tensor, one per row): "
-    "the rows are flattened into columns input_0, input_1, ... in C order, and the model's tensor signature "
-    "gives them back their shape."
+    "File format; auto uses the extension (Parquet when inputs_column is set). npz/npy hold arrays (images or "
+    "any fixed-shape tensor, one per row), as does a Parquet file with inputs_column: the rows are flattened "
+    "into columns input_0, input_1, ... in C order, and the model's tensor signature gives them back their shape."
 )
+INPUTS_COLUMN_HELP = (
+    "Parquet: the column holding each row's tensor (a fixed-shape list, nested lists, or Arrow's "
+    "fixed_shape_tensor); its rows become input_0, input_1, ... as for npz."
+)
+
+
+def _inputs_column_format(fmt: str, inputs_column: str | None) -> None:
+    """A tensor column is read from Parquet: format must be auto or parquet."""
+    if inputs_column is not None and fmt not in ("auto", "parquet"):
+        raise ValueError(
+            f"inputs_column names a column of a Parquet file; format {fmt} cannot have one (use parquet or auto)"
+        )
 
 
 class EvalDataSpec(StrictModel):
@@ -539,13 +551,14 @@ class EvalDataSpec(StrictModel):
         ..., min_length=1, description="CSV, Parquet, npz or npy file; relative paths are relative to the policy file."
     )
     target: str = Field(
-        ..., min_length=1, description="Column holding the true label (array data: the name given to the labels)."
+        ..., min_length=1, description="Column holding the true label (npz/npy: the name given to the labels)."
     )
     positive_label: int | str = Field(1, description="Value of the target that counts as the positive class.")
     format: DataFormat = Field("auto", description=FORMAT_HELP)
     max_rows: int | None = Field(None, ge=10, description="Use at most this many rows (a seeded sample).")
     inputs_key: str = Field("inputs", min_length=1, description="npz: the array of model inputs (one per row).")
     labels_key: str = Field("labels", min_length=1, description="npz: the array of labels (one per row).")
+    inputs_column: str | None = Field(None, min_length=1, description=INPUTS_COLUMN_HELP)
     labels_path: str | None = Field(
         None, min_length=1, description="npy: the .npy file of labels beside the inputs (relative to the policy)."
     )
@@ -562,6 +575,13 @@ class EvalDataSpec(StrictModel):
             raise ValueError(f"value_range must be [low, high] with low < high, got {list(self.value_range)}")
         return self
 
+    @model_validator(mode="after")
+    def _inputs_column(self) -> EvalDataSpec:
+        _inputs_column_format(self.format, self.inputs_column)
+        if self.inputs_column == self.target:
+            raise ValueError(f"inputs_column and target must be different columns, both are {self.target!r}")
+        return self
+
 
 class ReferenceDataSpec(StrictModel):
     """The training reference: what the eval data should look like."""
@@ -572,6 +592,12 @@ class ReferenceDataSpec(StrictModel):
     format: DataFormat = Field("auto", description=FORMAT_HELP)
     max_rows: int | None = Field(None, ge=10, description="Use at most this many rows (a seeded sample).")
     inputs_key: str = Field("inputs", min_length=1, description="npz: the array of model inputs (one per row).")
+    inputs_column: str | None = Field(None, min_length=1, description=INPUTS_COLUMN_HELP)
+
+    @model_validator(mode="after")
+    def _inputs_column(self) -> ReferenceDataSpec:
+        _inputs_column_format(self.format, self.inputs_column)
+        return self
 
 
 class ModelOutputSpec(StrictModel):

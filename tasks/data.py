@@ -12,7 +12,7 @@ from gates.errors import BadInputError
 from gates.model_input import InputSchema
 from gates.policy import EvalDataSpec, ReferenceDataSpec
 from gates.schema_check import eval_frame_problems
-from tasks.array_data import array_format, read_arrays
+from tasks.array_data import array_format, read_arrays, read_tensor_column
 
 
 def file_sha256(path: Path) -> str:
@@ -29,25 +29,30 @@ def read_eval_frame(
 ) -> pd.DataFrame:
     """The eval rows, sampled to max_rows when set; BadInputError when the file is missing or unreadable.
 
-    Array files (npz, npy) become flattened input columns plus the labels (tasks.array_data). Equal file
-    contents are parsed once per process (the CLI's preflight and the flow share them); each caller gets a copy."""
+    Array files (npz, npy, a Parquet tensor column) become flattened input columns plus the labels
+    (tasks.array_data). Equal file contents are parsed once per process (the CLI's preflight and the flow share
+    them); each caller gets a copy."""
     if not path.is_file():
         raise BadInputError(f"eval data not found: {path}")
-    arrays = array_format(path, spec.format)
+    arrays = array_format(path, spec.format, spec.inputs_column)
     if arrays is not None:
         target = spec.target if isinstance(spec, EvalDataSpec) else None
         labels_key = spec.labels_key if isinstance(spec, EvalDataSpec) else ""
         labels_file = str(labels_path) if labels_path else None
         labels_hash = file_sha256(labels_path) if labels_path and labels_path.is_file() else None
-        key = (arrays, target, spec.inputs_key, labels_key, labels_file, labels_hash)
+        key = (arrays, target, spec.inputs_key, labels_key, labels_file, labels_hash, spec.inputs_column)
         return _arrays(str(path), file_sha256(path), key, spec.max_rows).copy()
     return _parsed(str(path), file_sha256(path), spec.format, spec.max_rows).copy()
 
 
 @lru_cache(maxsize=4)
 def _arrays(name: str, _sha256: str, key: tuple, max_rows: int | None) -> pd.DataFrame:
-    fmt, target, inputs_key, labels_key, labels_path, _labels_sha256 = key
-    frame = read_arrays(Path(name), fmt, target, inputs_key, labels_key, Path(labels_path) if labels_path else None)
+    fmt, target, inputs_key, labels_key, labels_path, _labels_sha256, inputs_column = key
+    if inputs_column is not None:
+        frame = read_tensor_column(Path(name), inputs_column, target)
+    else:
+        labels = Path(labels_path) if labels_path else None
+        frame = read_arrays(Path(name), fmt, target, inputs_key, labels_key, labels)
     if max_rows is not None and len(frame) > max_rows:
         attrs = dict(frame.attrs)
         frame = frame.sample(n=max_rows, random_state=0).reset_index(drop=True)

@@ -1,16 +1,26 @@
-"""Array eval data: reading .npz/.npy, per-row summaries, value ranges, tensor checks and image perturbations."""
+"""Array eval data: reading .npz/.npy and Parquet tensor columns, per-row summaries, value ranges, tensor checks
+and image perturbations."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pydantic import ValidationError
 
-from gates.errors import BadInputError
-from gates.policy import DataValidationGatePolicy, EvalDataSpec, RobustnessGatePolicy
+from gates.errors import BadInputError, PolicyError
+from gates.policy import (
+    DataValidationGatePolicy,
+    EvalDataSpec,
+    ReferenceDataSpec,
+    RobustnessGatePolicy,
+    parse_policy,
+)
 from gates.tensor_data import (
     ARRAY_DTYPE,
     ARRAY_SHAPE,
@@ -324,3 +334,182 @@ def test_epsilon_fractions_are_read():
 def test_malformed_epsilon_fraction_is_a_validation_error():
     with pytest.raises(ValidationError, match="epsilons"):
         RobustnessGatePolicy(epsilons=["8//255"])
+
+
+# Parquet with a tensor column (eval_data.inputs_column): the same frame as the arrays in an .npz.
+
+
+def parquet_spec(path: Path, **kwargs) -> EvalDataSpec:
+    return EvalDataSpec(path=str(path), target="label", inputs_column="pixels", **kwargs)
+
+
+def write_parquet(path: Path, form: str, x: np.ndarray, y: np.ndarray) -> Path:
+    """x in one of the accepted forms of a tensor column, y as the label column."""
+    if form == "tensor":  # Arrow's fixed_shape_tensor extension type
+        pq.write_table(pa.table({"pixels": pa.FixedShapeTensorArray.from_numpy_ndarray(x), "label": y}), path)
+    elif form == "nested":  # what pandas writes for a column of nested Python lists (float64)
+        pd.DataFrame({"pixels": [row.tolist() for row in x], "label": y}).to_parquet(path)
+    elif form == "nested_float32":  # nested lists with the arrays' own dtype
+        kind = pa.list_(pa.list_(pa.list_(pa.float32())))
+        pq.write_table(pa.table({"pixels": pa.array([row.tolist() for row in x], kind), "label": y}), path)
+    elif form == "flat":  # what pandas writes for a column of 1-D numpy arrays
+        pd.DataFrame({"pixels": list(x.reshape(len(x), -1)), "label": y}).to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("form", "shape", "dtype"),
+    [("tensor", [1, 4, 4], "float32"), ("nested", [1, 4, 4], "float64"), ("flat", [16], "float32")],
+)
+def test_parquet_tensor_column_forms_become_input_columns(tmp_path, form, shape, dtype):
+    x, y = images()
+    path = write_parquet(tmp_path / "eval.parquet", form, x, y)
+    frame = read_eval_frame(path, parquet_spec(path))
+    assert list(frame.columns) == [f"input_{i}" for i in range(16)] + ["label"]
+    np.testing.assert_array_equal(frame[array_columns(16)].to_numpy(), x.reshape(6, -1).astype(dtype))
+    assert set(frame[array_columns(16)].dtypes) == {np.dtype(dtype)}
+    assert frame["label"].tolist() == y.tolist()
+    assert frame.attrs == {ARRAY_SHAPE: shape, ARRAY_DTYPE: dtype}
+
+
+@pytest.mark.parametrize("form", ["tensor", "nested_float32", "flat"])
+def test_parquet_and_npz_of_the_same_arrays_give_equal_frames(tmp_path, form):
+    x, y = images()
+    x = x.reshape(6, 16) if form == "flat" else x
+    np.savez(tmp_path / "eval.npz", inputs=x, labels=y)
+    from_npz = read_eval_frame(tmp_path / "eval.npz", spec(tmp_path / "eval.npz"))
+    path = write_parquet(tmp_path / "eval.parquet", form, x, y)
+    from_parquet = read_eval_frame(path, parquet_spec(path))
+    pd.testing.assert_frame_equal(from_parquet, from_npz)
+    assert from_parquet.attrs == from_npz.attrs
+
+
+def test_parquet_tensor_column_is_read_whatever_the_extension(tmp_path):
+    x, y = images()
+    path = write_parquet(tmp_path / "eval.bin", "tensor", x, y)
+    frame = read_eval_frame(path, parquet_spec(path, format="parquet"))
+    np.testing.assert_array_equal(frame[array_columns(16)].to_numpy(), x.reshape(6, -1))
+
+
+def test_parquet_reference_needs_no_target(tmp_path):
+    x, _ = images()
+    pq.write_table(pa.table({"pixels": pa.FixedShapeTensorArray.from_numpy_ndarray(x)}), tmp_path / "ref.parquet")
+    frame = read_eval_frame(tmp_path / "ref.parquet", ReferenceDataSpec(path="ref.parquet", inputs_column="pixels"))
+    assert list(frame.columns) == array_columns(16)
+    assert frame.attrs == {ARRAY_SHAPE: [1, 4, 4], ARRAY_DTYPE: "float32"}
+
+
+def test_parquet_float_nulls_are_nan_for_the_tensor_checks(tmp_path):
+    # pandas writes NaN inside a list as null; it is read back as NaN, which the data validation gate counts
+    rows = [[0.5, 0.5]] * 4 + [[0.5, np.nan]]
+    pd.DataFrame({"pixels": rows, "label": [0, 1, 0, 1, 0]}).to_parquet(tmp_path / "eval.parquet")
+    frame = read_eval_frame(tmp_path / "eval.parquet", parquet_spec(tmp_path / "eval.parquet"))
+    assert np.isnan(frame[array_columns(2)].to_numpy()).sum(axis=1).tolist() == [0, 0, 0, 0, 1]
+
+
+def test_parquet_cache_is_keyed_by_the_inputs_column(tmp_path):
+    table = pa.table({"pixels": [[1.0, 2.0]] * 3, "other": [[7.0, 8.0]] * 3, "label": [0, 1, 0]})
+    pq.write_table(table, tmp_path / "eval.parquet")
+    first = read_eval_frame(tmp_path / "eval.parquet", parquet_spec(tmp_path / "eval.parquet"))
+    second = read_eval_frame(
+        tmp_path / "eval.parquet", EvalDataSpec(path="eval.parquet", target="label", inputs_column="other")
+    )
+    assert first["input_0"].tolist() == [1.0] * 3 and second["input_0"].tolist() == [7.0] * 3
+
+
+def _bad_parquet(path: Path, case: str) -> None:
+    y = np.arange(6) % 2
+    frames = {
+        "no_column": pd.DataFrame({"images": [[1.0, 2.0]] * 6, "label": y}),
+        "not_a_list": pd.DataFrame({"pixels": np.arange(6.0), "label": y}),
+        "other_length": pd.DataFrame({"pixels": [[1.0] * 4] * 3 + [[1.0] * 3] + [[1.0] * 4] * 2, "label": y}),
+        "other_shape": pd.DataFrame(
+            {"pixels": [np.ones((1, 4, 4)).tolist()] * 5 + [np.ones((1, 2, 2)).tolist()], "label": y}
+        ),
+        "ragged_row": pd.DataFrame({"pixels": [[[1.0, 2.0], [3.0, 4.0]]] * 2 + [[[1.0, 2.0], [3.0]]] * 4, "label": y}),
+        "null_row": pd.DataFrame({"pixels": [[1.0, 2.0]] * 2 + [None] + [[1.0, 2.0]] * 3, "label": y}),
+        "null_int": pd.DataFrame({"pixels": [[1, 2]] * 4 + [[1, None]] + [[1, 2]], "label": y}),
+        "strings": pd.DataFrame({"pixels": [["a", "b"]] * 6, "label": y}),
+        "no_target": pd.DataFrame({"pixels": [[1.0, 2.0]] * 6, "y": y}),
+        "no_rows": pd.DataFrame({"pixels": [[1.0, 2.0]] * 6, "label": y}).iloc[:0],
+    }
+    frames[case].to_parquet(path)
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("no_column", "{p} has no column 'pixels' (columns: images, label)"),
+        ("not_a_list", "{p}: column 'pixels' is double, not a list or tensor per row"),
+        (
+            "other_length",
+            "{p}: column 'pixels' row 3 has shape [3], row 0 has shape [4]; every row must have the same shape",
+        ),
+        (
+            "other_shape",
+            "{p}: column 'pixels' row 5 has shape [1, 2, 2], row 0 has shape [1, 4, 4]; every row must have the "
+            "same shape",
+        ),
+        (
+            "ragged_row",
+            "{p}: column 'pixels' row 2 is ragged (its nested lists differ in length), row 0 has shape [2, 2]; "
+            "every row must have the same shape",
+        ),
+        ("null_row", "{p}: column 'pixels' row 2 is null"),
+        ("null_int", "{p}: column 'pixels' row 4 holds a null"),
+        ("strings", "{p}: column 'pixels' must hold numbers, got string"),
+        ("no_target", "{p} has no target column 'label' (columns: pixels, y)"),
+        ("no_rows", "{p}: column 'pixels' has no rows"),
+    ],
+)
+def test_bad_parquet_tensor_columns_raise_one_exact_line(tmp_path, case, expected):
+    path = tmp_path / "eval.parquet"
+    _bad_parquet(path, case)
+    message = "eval data " + expected.format(p=path)
+    with pytest.raises(BadInputError, match=f"^{re.escape(message)}$"):
+        read_eval_frame(path, parquet_spec(path))
+
+
+def test_a_file_that_is_not_parquet_is_bad_input(tmp_path):
+    (tmp_path / "eval.parquet").write_text("a,b\n1,2\n")
+    prefix = f"cannot read eval data {tmp_path / 'eval.parquet'} as parquet: ArrowInvalid: "
+    with pytest.raises(BadInputError, match=f"^{re.escape(prefix)}"):
+        read_eval_frame(tmp_path / "eval.parquet", parquet_spec(tmp_path / "eval.parquet"))
+
+
+@pytest.mark.parametrize("fmt", ["csv", "npz", "npy"])
+def test_inputs_column_with_a_non_parquet_format_is_a_validation_error(fmt):
+    message = f"inputs_column names a column of a Parquet file; format {fmt} cannot have one (use parquet or auto)"
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        EvalDataSpec(path="eval.npz", target="label", format=fmt, inputs_column="pixels")
+
+
+def test_inputs_column_with_format_npz_is_a_policy_error():
+    data = {"model_name": "m", "eval_data": {"path": "e.npz", "target": "y", "format": "npz", "inputs_column": "x"}}
+    message = (
+        "policy: eval_data: inputs_column names a column of a Parquet file; format npz cannot have one "
+        "(use parquet or auto)"
+    )
+    with pytest.raises(PolicyError, match=f"^{re.escape(message)}$"):
+        parse_policy(data)
+
+
+def test_reference_inputs_column_with_format_csv_is_a_policy_error():
+    data = {
+        "model_name": "m",
+        "eval_data": {"path": "e.parquet", "target": "y", "inputs_column": "x"},
+        "reference_data": {"path": "r.csv", "format": "csv", "inputs_column": "x"},
+    }
+    message = (
+        "policy: reference_data: inputs_column names a column of a Parquet file; format csv cannot have one "
+        "(use parquet or auto)"
+    )
+    with pytest.raises(PolicyError, match=f"^{re.escape(message)}$"):
+        parse_policy(data)
+
+
+def test_inputs_column_that_is_the_target_is_a_policy_error():
+    data = {"model_name": "m", "eval_data": {"path": "e.parquet", "target": "y", "inputs_column": "y"}}
+    message = "policy: eval_data: inputs_column and target must be different columns, both are 'y'"
+    with pytest.raises(PolicyError, match=f"^{re.escape(message)}$"):
+        parse_policy(data)
