@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -89,7 +90,11 @@ def run_probe(
 
 
 class ScoringServer:
-    """`mlflow models serve` for one version on 127.0.0.1, always stopped on exit."""
+    """MLflow's scoring server for one version on 127.0.0.1, always stopped on exit.
+
+    It is the app `mlflow models serve --env-manager local` runs (mlflow.pyfunc.scoring_server under uvicorn,
+    command and settings from MLflow's own `get_cmd`), started directly: `mlflow models serve` is a second
+    interpreter that only waits for it."""
 
     def __init__(self, uri: str, port: int, log_path: Path) -> None:
         self.uri, self.port, self.log_path = uri, port, log_path
@@ -97,30 +102,20 @@ class ScoringServer:
         self.base = f"http://127.0.0.1:{port}"
 
     def __enter__(self) -> ScoringServer:
+        from mlflow.pyfunc import scoring_server
+
         self.started = time.perf_counter()
         self._log = self.log_path.open("w")
-        cmd = [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "models",
-            "serve",
-            "-m",
-            self.uri,
-            "--env-manager",
-            "local",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--workers",
-            "1",
-        ]
+        command, command_env = scoring_server.get_cmd(self.uri, port=self.port, host="127.0.0.1", nworkers=1)
+        program, *args = shlex.split(command)
+        assert program == "uvicorn", command
+        # the model's path and the request timeout (judging_env passes on none of this process's settings)
+        settings = {k: v for k, v in command_env.items() if os.environ.get(k) != v or k.startswith("MLFLOW_SCORING")}
         self.proc = subprocess.Popen(
-            cmd,
+            [sys.executable, "-m", "uvicorn", *args],
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            env=judging_env(self.log_path.parent),
+            env={**judging_env(self.log_path.parent), **settings},
             cwd=self.log_path.parent,
             start_new_session=True,
         )
@@ -154,9 +149,9 @@ class ScoringServer:
             except (ProcessLookupError, subprocess.TimeoutExpired):
                 try:
                     os.killpg(self.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.proc.wait(timeout=15)
+                    self.proc.wait(timeout=15)
+                except (ProcessLookupError, subprocess.TimeoutExpired):
+                    pass  # killed; a process the kernel has not reaped yet must not fail the gates
         self._log.close()
 
 

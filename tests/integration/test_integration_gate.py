@@ -123,6 +123,6 @@ def test_occupied_port(registry, tmp_path, full_demo_policy):
     check = next(c for c in result.details["checks"] if c["name"] == "scoring server becomes healthy")
     assert result.status.value == "failed" and not check["passed"]
     assert check["detail"].startswith(
-        f"port {port}: server exited with code 1\nERROR:    [Errno 98] error while attempting to bind on address "
+        f"port {port}: server exited with code 3\nERROR:    [Errno 98] error while attempting to bind on address "
         f"('127.0.0.1', {port}): address already in use\n"
     )
