@@ -171,15 +171,15 @@ def latency_setup(host: Any, request: dict[str, Any]) -> dict[str, Any]:
     host.timing = timing
     targets = ["served"] + (["module"] if usable else [])
     module_device = device if usable else "cpu"
-    if usable:
-        why = timing.view.description
-    else:
-        from tasks.model_views import ONNX_LATENCY, is_onnx
+    from tasks.model_views import ONNX_LATENCY, onnx_device, onnx_providers
 
-        why = ONNX_LATENCY if is_onnx(host.model) else timing.note
+    providers = onnx_providers(host.model)
+    if providers:  # the graph runs where onnxruntime puts it, whatever torch sees
+        device = onnx_device(providers)
+    why = timing.view.description if usable else ONNX_LATENCY if providers else timing.note
     return {
         "targets": targets,
-        "module_view": why,
+        "module_view": why + (f" (onnxruntime providers: {', '.join(providers)})" if providers else ""),
         "module_device": module_device,
         "device": device,
     }

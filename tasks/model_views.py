@@ -104,6 +104,20 @@ def is_onnx(model: Any) -> bool:
     return "onnx" in model.metadata.flavors
 
 
+def onnx_providers(model: Any) -> list[str]:
+    """The execution providers of an mlflow.onnx version's onnxruntime session, in the order it uses them
+    (MLflow asks for CUDA first and keeps those the installed onnxruntime offers); [] when not ONNX."""
+    if not is_onnx(model):
+        return []
+    session = getattr(model._model_impl, "rt", None)
+    return list(session.get_providers()) if session is not None else []
+
+
+def onnx_device(providers: list[str]) -> str:
+    """Where an ONNX session runs its graph: 'cuda' when its first provider is CUDA's, else 'cpu'."""
+    return "cuda" if providers[:1] == ["CUDAExecutionProvider"] else "cpu"
+
+
 def has_gradients(view: TorchView, x: torch.Tensor) -> str:
     """'' when the forward pass has gradients with respect to its input, else why not."""
     import torch

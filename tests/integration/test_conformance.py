@@ -266,3 +266,17 @@ def test_eval_data_that_cannot_become_model_inputs_is_bad_input(
     assert code == 2, err
     assert len(err.splitlines()) == 1 and err.startswith("error: ") and column in err, err
     assert family_run.registry.snapshot(family_run.name) == before
+
+
+def test_latency_says_where_the_served_model_ran(family_run: FamilyRun) -> None:
+    """An ONNX version is timed in its onnxruntime session, on the device its providers give (CPU here: the
+    pinned onnxruntime is the CPU build), and the report names the providers; other families say nothing of them."""
+    latency = next(g for g in family_run.outcome("good").gates if g.gate == "latency")
+    view = latency.details["module_views"]["candidate"]
+    assert latency.details["environment"]["device"] == "cpu", latency.details["environment"]
+    if family_run.name == "churn-onnx":
+        assert view.startswith("an ONNX graph: timed as served") and view.endswith(
+            "(onnxruntime providers: CPUExecutionProvider)"
+        ), view
+    else:
+        assert "onnxruntime" not in view, view
