@@ -361,20 +361,42 @@ def cli_env(registry: Registry, api: str, **extra: str) -> dict[str, str]:
     )
 
 
+@contextmanager
+def built_once(factory: pytest.TempPathFactory, name: str) -> Iterator[tuple[Path, bool]]:
+    """A folder shared by this run's xdist workers, held under a lock: (folder, whether it still needs
+    building). The caller builds it when asked to; a failed build leaves it to be built again."""
+    base = factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = shared / name
+    with (shared / f"{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker building it: wait for it
+        done = folder / ".complete"
+        if not done.is_file():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            yield folder, True
+            done.write_text("built\n")
+        else:
+            yield folder, False
+
+
 @pytest.fixture(scope="session")
 def template(tmp_path_factory: pytest.TempPathFactory, prefect_server_api: str):
-    """For the fault tests: a registry behind `mlflow server` with v1 champion, v2 better, v3 worse."""
-    from tests.integration.faults import build_template
+    """For the fault tests: a registry behind `mlflow server` with v1 champion, v2 better, v3 worse (built once
+    per run, whichever worker needs it first; tests use copies)."""
+    from tests.integration.faults import build_template, template_at
 
-    return build_template(tmp_path_factory.mktemp("fault-template"), prefect_server_api)
+    with built_once(tmp_path_factory, "fault-template") as (root, build):
+        return build_template(root, prefect_server_api) if build else template_at(root)
 
 
 @pytest.fixture(scope="session")
 def crowd_template(template, tmp_path_factory: pytest.TempPathFactory):
     """The fault template with four more good and four more worse versions."""
-    from tests.integration.faults import build_crowd
+    from tests.integration.faults import Template, build_crowd
 
-    return build_crowd(template, tmp_path_factory.mktemp("crowd-template") / "mlflow")
+    with built_once(tmp_path_factory, "crowd-template") as (root, build):
+        return build_crowd(template, root / "mlflow") if build else Template(root / "mlflow", template.policy)
 
 
 @pytest.fixture(scope="module")

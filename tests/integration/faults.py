@@ -177,17 +177,22 @@ def fast_policy(path: Path) -> str:
     return str(path)
 
 
+def template_at(root: Path) -> Template:
+    """The template build_template made in root."""
+    return Template(root / "mlflow", str(root / "policy.yaml"))
+
+
 def build_template(root: Path, prefect_api: str) -> Template:
     """v1 baseline (promoted by modelgate through the CLI), v2 better, v3 worse, in root/mlflow."""
-    registry = root / "mlflow"
-    registry.mkdir(parents=True)
-    policy = fast_policy(root / "policy.yaml")
-    with tracking(registry) as server:
+    template = template_at(root)
+    template.root.mkdir(parents=True)
+    policy = fast_policy(Path(template.policy))
+    with tracking(template.root) as server:
         register_models(server.url, {"baseline": 1, "better": 1, "worse": 1})
         env = cli_env(server.url, prefect_api, root)
         code, out = finish(modelgate(promote_args(CHAMPION, policy), env, root))
         assert code == 0, out[-3000:]
-    return Template(registry, policy)
+    return template
 
 
 def build_crowd(template: Template, dest: Path) -> Template:
