@@ -17,9 +17,9 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(VENV)/bin/modelgate demo
 
-# Three workers, a test file each at a time: most of a test's time is servers, CLIs and judges starting.
+# Four workers on 2 cores, a test file each at a time: much of a test's time is waiting on servers, CLIs and judges.
 test: $(STAMP)
-	$(PY) -m pytest -n 3 --dist loadfile
+	$(PY) -m pytest -n 4 --dist loadfile
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -m "not slow"
