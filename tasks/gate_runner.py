@@ -20,10 +20,11 @@ from tasks.gate_steps import (
     output_check_step,
 )
 from tasks.inputs import PromotionInputs
-from tasks.integration_steps import EarlyServer, integration_step
+from tasks.integration_steps import integration_step
 from tasks.judging_run import JudgingRun
 from tasks.latency_steps import latency_step
 from tasks.robustness_steps import robustness_step
+from tasks.scoring_server import EarlyServer
 
 
 @dataclass(frozen=True)

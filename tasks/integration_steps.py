@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shlex
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,23 +19,13 @@ from gates.model_task import BINARY, Task
 from gates.policy import IntegrationGatePolicy, PromotionPolicy
 from gates.result import GateResult
 from gates.scores import served_output, task_scores
-from tasks.judging import Judge, judging_env
+from tasks.judging import Judge
 from tasks.judging_guard import read_attempts
 from tasks.judging_run import JudgingRun
 from tasks.model_copies import ModelCopy
+from tasks.scoring_server import EarlyServer
 
 RESULT_MARK = "@@RESULT@@"
-
-
-def free_port() -> int:
-    """A port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _tail(text: str, lines: int = 15) -> str:
-    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 def run_probe(
@@ -87,102 +70,6 @@ def run_probe(
     if not reply.ok:
         return {"checks": [{"name": "clean process", "passed": False, "detail": reply.error}], "timings": {}}
     return reply.data["result"]
-
-
-class ScoringServer:
-    """MLflow's scoring server for one version on 127.0.0.1, always stopped on exit.
-
-    It is the app `mlflow models serve --env-manager local` runs (mlflow.pyfunc.scoring_server under uvicorn,
-    command and settings from MLflow's own `get_cmd`), started directly: `mlflow models serve` is a second
-    interpreter that only waits for it."""
-
-    def __init__(self, uri: str, port: int, log_path: Path) -> None:
-        self.uri, self.port, self.log_path = uri, port, log_path
-        self.proc: subprocess.Popen | None = None
-        self.base = f"http://127.0.0.1:{port}"
-
-    def __enter__(self) -> ScoringServer:
-        from mlflow.pyfunc import scoring_server
-
-        self.started = time.perf_counter()
-        self._log = self.log_path.open("w")
-        command, command_env = scoring_server.get_cmd(self.uri, port=self.port, host="127.0.0.1", nworkers=1)
-        program, *args = shlex.split(command)
-        assert program == "uvicorn", command
-        # the model's path and the request timeout (judging_env passes on none of this process's settings)
-        settings = {k: v for k, v in command_env.items() if os.environ.get(k) != v or k.startswith("MLFLOW_SCORING")}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", *args],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env={**judging_env(self.log_path.parent), **settings},
-            cwd=self.log_path.parent,
-            start_new_session=True,
-        )
-        return self
-
-    def wait_healthy(self, timeout: float) -> tuple[bool, str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                return False, f"server exited with code {self.proc.returncode}\n{self.log()}"
-            try:
-                if httpx.get(f"{self.base}/health", timeout=2).status_code == 200:
-                    return True, "healthy"
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-        return False, f"not healthy after {timeout:g} s\n{self.log()}"
-
-    def log(self) -> str:
-        """The server's ERROR lines (the cause, e.g. a port in use, comes before the traceback), then its tail."""
-        self._log.flush()
-        text = self.log_path.read_text(errors="replace")
-        errors = [line.strip() for line in text.splitlines() if line.startswith("ERROR")][:3]
-        return "\n".join([*errors, _tail(text)])
-
-    def __exit__(self, *exc: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=15)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                    self.proc.wait(timeout=15)
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    pass  # killed; a process the kernel has not reaped yet must not fail the gates
-        self._log.close()
-
-
-class EarlyServer:
-    """The candidate's scoring server, started as soon as its model copy is local, so that it boots while the
-    other gates judge; it is ready (or not) before the latency gate times anything, and stopped by `close`."""
-
-    def __init__(self, copy: ModelCopy, policy: PromotionPolicy) -> None:
-        gate = policy.gates.integration
-        self.port = gate.port or free_port()
-        self.timeout = gate.server_startup_timeout_s
-        self.folder = Path(tempfile.mkdtemp(prefix="modelgate-serve-"))
-        self.schema = copy.schema
-        self.server = ScoringServer(copy.local_dir, self.port, self.folder / "server.log").__enter__()
-        self.health: tuple[bool, str] | None = None
-        self.seconds = 0.0
-        self.attempts: list[str] = []
-
-    def ready(self) -> tuple[bool, str]:
-        """Wait (once) until the server answers /health or its time is up."""
-        if self.health is None:
-            self.health = self.server.wait_healthy(self.timeout)
-            self.seconds = time.perf_counter() - self.server.started
-        return self.health
-
-    def close(self) -> None:
-        """Stop the server; keep the registry calls its model attempted (its access log) in `attempts`."""
-        self.server.__exit__(None, None, None)
-        if self.folder.is_dir():
-            self.attempts += read_attempts(str(self.folder / "access.log"))
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def serving_checks(
