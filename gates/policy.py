@@ -536,6 +536,15 @@ INPUTS_COLUMN_HELP = (
 )
 
 
+def _npz_settings_unused(spec: BaseModel, inputs_column: str | None) -> None:
+    """inputs_column reads one Parquet file: the npz/npy settings would be silently ignored beside it."""
+    unused = sorted({"inputs_key", "labels_key", "labels_path"} & spec.model_fields_set)
+    if inputs_column is not None and unused:
+        raise ValueError(
+            f"{', '.join(unused)} name npz/npy arrays; with inputs_column the labels are the target column"
+        )
+
+
 def _inputs_column_format(fmt: str, inputs_column: str | None) -> None:
     """A tensor column is read from Parquet: format must be auto or parquet."""
     if inputs_column is not None and fmt not in ("auto", "parquet"):
@@ -578,6 +587,7 @@ class EvalDataSpec(StrictModel):
     @model_validator(mode="after")
     def _inputs_column(self) -> EvalDataSpec:
         _inputs_column_format(self.format, self.inputs_column)
+        _npz_settings_unused(self, self.inputs_column)
         if self.inputs_column == self.target:
             raise ValueError(f"inputs_column and target must be different columns, both are {self.target!r}")
         return self
@@ -597,6 +607,7 @@ class ReferenceDataSpec(StrictModel):
     @model_validator(mode="after")
     def _inputs_column(self) -> ReferenceDataSpec:
         _inputs_column_format(self.format, self.inputs_column)
+        _npz_settings_unused(self, self.inputs_column)
         return self
 
 

@@ -90,6 +90,8 @@ def _frame(path: Path, inputs: np.ndarray, labels: np.ndarray | None, target: st
         raise BadInputError(f"eval data {path}: {what} must be an array of rows, got shape {list(inputs.shape)}")
     if inputs.dtype.kind not in "fiub":
         raise BadInputError(f"eval data {path}: {what} must be numbers, got dtype {inputs.dtype}")
+    if target is not None and target in array_columns(int(np.prod(inputs.shape[1:]))):
+        raise BadInputError(f"eval data {path}: the target {target!r} has the name of an input column; rename it")
     if labels is not None and (labels.ndim != 1 or len(labels) != len(inputs)):
         raise BadInputError(
             f"eval data {path}: labels must be one per input row, got shape {list(labels.shape)} "
@@ -117,25 +119,39 @@ def read_tensor_column(path: Path, column: str, target: str | None) -> pd.DataFr
     for name, kind in ((column, "column"), (target, "target column")):
         if name is not None and name not in names:
             raise BadInputError(f"eval data {path} has no {kind} {name!r} (columns: {', '.join(names)})")
-    table = pq.read_table(path, columns=[column] if target is None else [column, target])
     where = f"eval data {path}: column {column!r}"
-    arr = table.column(column).combine_chunks()
+    try:
+        table = pq.read_table(path, columns=[column] if target is None else [column, target])
+        inputs = _tensor_rows(table.column(column).combine_chunks(), where)
+        labels = None if target is None else table.column(target).to_pandas().to_numpy()
+    except BadInputError:
+        raise
+    except (pa.ArrowException, OSError, ValueError, TypeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        raise BadInputError(f"cannot read {where}: {type(exc).__name__}: {first}") from None
+    return _frame(path, inputs, labels, target, f"column {column!r}")
+
+
+def _tensor_rows(arr: pa.Array, where: str) -> np.ndarray:
+    """(rows, *shape) from a tensor or nested-list column; BadInputError for what cannot be one."""
     if len(arr) == 0:
         raise BadInputError(f"{where} has no rows")
     if arr.null_count:
         raise BadInputError(f"{where} row {_first_null(arr)} is null")
     if isinstance(arr.type, pa.FixedShapeTensorType):
+        permutation = arr.type.permutation
+        if permutation is not None and list(permutation) != sorted(permutation):
+            raise BadInputError(
+                f"{where} is a tensor with permuted dimensions {list(permutation)}; store it in C order"
+            )
         storage = arr.storage.flatten()
         _numbers(storage.type, where)
-        if storage.null_count:
+        if storage.null_count and not pa.types.is_floating(storage.type):
             raise BadInputError(f"{where} row {_first_null(storage) // arr.storage.type.list_size} holds a null")
-        inputs = arr.to_numpy_ndarray()
-    elif _is_list(arr.type):
-        inputs = _nested(arr, where)
-    else:
-        raise BadInputError(f"{where} is {arr.type}, not a list or tensor per row")
-    labels = None if target is None else table.column(target).to_pandas().to_numpy()
-    return _frame(path, inputs, labels, target, f"column {column!r}")
+        return storage.to_numpy(zero_copy_only=False).reshape(len(arr), *arr.type.shape)
+    if _is_list(arr.type):
+        return _nested(arr, where)
+    raise BadInputError(f"{where} is {arr.type}, not a list or tensor per row")
 
 
 def _is_list(kind: pa.DataType) -> bool:

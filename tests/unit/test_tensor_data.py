@@ -513,3 +513,50 @@ def test_inputs_column_that_is_the_target_is_a_policy_error():
     message = "policy: eval_data: inputs_column and target must be different columns, both are 'y'"
     with pytest.raises(PolicyError, match=f"^{re.escape(message)}$"):
         parse_policy(data)
+
+
+def test_parquet_bool_tensor_and_float_tensor_nulls(tmp_path):
+    """A bool tensor is read (onnx/numpy masks), and a null float inside a tensor is NaN, as in a float list."""
+    masks = np.arange(24).reshape(6, 2, 2) % 3 == 0
+    tensor = pa.FixedShapeTensorArray.from_numpy_ndarray(masks)
+    pq.write_table(pa.table({"pixels": tensor, "label": np.arange(6) % 2}), tmp_path / "bool.parquet")
+    frame = read_eval_frame(tmp_path / "bool.parquet", parquet_spec(tmp_path / "bool.parquet"))
+    np.testing.assert_array_equal(frame[array_columns(4)].to_numpy(), masks.reshape(6, 4))
+    assert frame.attrs == {ARRAY_SHAPE: [2, 2], ARRAY_DTYPE: "bool"}
+
+    storage = pa.FixedSizeListArray.from_arrays(pa.array([0.5, None, 0.25, 1.0], pa.float32()), 2)
+    nulls = pa.ExtensionArray.from_storage(pa.fixed_shape_tensor(pa.float32(), [2]), storage)
+    pq.write_table(pa.table({"pixels": nulls, "label": [0, 1]}), tmp_path / "nan.parquet")
+    frame = read_eval_frame(tmp_path / "nan.parquet", parquet_spec(tmp_path / "nan.parquet"))
+    assert np.isnan(frame[array_columns(2)].to_numpy()).tolist() == [[False, True], [False, False]]
+
+
+def test_parquet_tensor_with_permuted_dimensions_is_bad_input(tmp_path):
+    storage = pa.FixedSizeListArray.from_arrays(pa.array(np.arange(12.0)), 6)
+    kind = pa.fixed_shape_tensor(pa.float64(), [2, 3], permutation=[1, 0])
+    pq.write_table(
+        pa.table({"pixels": pa.ExtensionArray.from_storage(kind, storage), "label": [0, 1]}), tmp_path / "p.pq"
+    )
+    message = (
+        f"eval data {tmp_path / 'p.pq'}: column 'pixels' is a tensor with permuted dimensions [1, 0]; "
+        "store it in C order"
+    )
+    with pytest.raises(BadInputError, match=f"^{re.escape(message)}$"):
+        read_eval_frame(tmp_path / "p.pq", parquet_spec(tmp_path / "p.pq", format="parquet"))
+
+
+def test_a_target_named_like_an_input_column_is_bad_input(tmp_path):
+    pq.write_table(pa.table({"pixels": [[1.0, 2.0]] * 3, "input_0": [0, 1, 0]}), tmp_path / "eval.parquet")
+    spec_ = EvalDataSpec(path="eval.parquet", target="input_0", inputs_column="pixels")
+    message = f"eval data {tmp_path / 'eval.parquet'}: the target 'input_0' has the name of an input column; rename it"
+    with pytest.raises(BadInputError, match=f"^{re.escape(message)}$"):
+        read_eval_frame(tmp_path / "eval.parquet", spec_)
+
+
+@pytest.mark.parametrize("setting", [{"labels_path": "y.npy"}, {"labels_key": "y"}, {"inputs_key": "x"}])
+def test_npz_settings_beside_inputs_column_are_a_policy_error(setting):
+    data = {"model_name": "m", "eval_data": {"path": "e.parquet", "target": "y", "inputs_column": "x", **setting}}
+    name = next(iter(setting))
+    message = f"policy: eval_data: {name} name npz/npy arrays; with inputs_column the labels are the target column"
+    with pytest.raises(PolicyError, match=f"^{re.escape(message)}$"):
+        parse_policy(data)
