@@ -113,9 +113,15 @@ def onnx_providers(model: Any) -> list[str]:
     return list(session.get_providers()) if session is not None else []
 
 
+# onnxruntime's providers that run a graph on a GPU (NVIDIA's CUDA and TensorRT, AMD's ROCm and MIGraphX)
+GPU_PROVIDERS = frozenset(
+    {"CUDAExecutionProvider", "TensorrtExecutionProvider", "ROCMExecutionProvider", "MIGraphXExecutionProvider"}
+)
+
+
 def onnx_device(providers: list[str]) -> str:
-    """Where an ONNX session runs its graph: 'cuda' when its first provider is CUDA's, else 'cpu'."""
-    return "cuda" if providers[:1] == ["CUDAExecutionProvider"] else "cpu"
+    """Where an ONNX session runs its graph: 'cuda' (a GPU) when its first provider is a GPU's, else 'cpu'."""
+    return "cuda" if providers[:1] and providers[0] in GPU_PROVIDERS else "cpu"
 
 
 def has_gradients(view: TorchView, x: torch.Tensor) -> str:

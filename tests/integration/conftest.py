@@ -366,14 +366,15 @@ def built_once(factory: pytest.TempPathFactory, name: str) -> Iterator[tuple[Pat
     """A folder shared by this run's xdist workers, held under a lock: (folder, whether it still needs
     building). The caller builds it when asked to; a failed build leaves it to be built again."""
     base = factory.getbasetemp()
-    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    shared = base.parent if worker and base.name == f"popen-{worker}" else base  # the run's folder, not older runs
     folder = shared / name
     with (shared / f"{name}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another worker building it: wait for it
         done = folder / ".complete"
         if not done.is_file():
             shutil.rmtree(folder, ignore_errors=True)
-            folder.mkdir(parents=True)
+            folder.mkdir(parents=True, exist_ok=True)
             yield folder, True
             done.write_text("built\n")
         else:

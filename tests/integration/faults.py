@@ -116,7 +116,12 @@ def modelgate(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Pop
 
 def finish(proc: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
     """Exit code and the process's output (stdout then stderr)."""
-    out, err = proc.communicate(timeout=timeout)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # never left running into the next test's folders
+        out, err = proc.communicate()
+        raise AssertionError(f"still running after {timeout:g} s: {(out + err)[-3000:]}") from None
     return proc.returncode, out + err
 
 

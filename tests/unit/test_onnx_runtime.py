@@ -41,6 +41,9 @@ def test_the_session_providers_of_an_onnx_version(onnx_and_sklearn) -> None:
         (["CUDAExecutionProvider", "CPUExecutionProvider"], "cuda"),
         (["CPUExecutionProvider"], "cpu"),
         (["CPUExecutionProvider", "CUDAExecutionProvider"], "cpu"),
+        (["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"], "cuda"),
+        (["ROCMExecutionProvider", "CPUExecutionProvider"], "cuda"),
+        ([], "cpu"),
     ],
 )
 def test_the_device_is_the_first_provider(providers: list[str], device: str) -> None:
