@@ -3,6 +3,7 @@ and the training reference, run on the eval data before any model is scored."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,8 +37,11 @@ def build_expectations(
     policy: DataValidationGatePolicy,
     reference: pd.DataFrame | None,
     extra: Sequence[Expectation] = (),
+    eval_rows: int | None = None,
 ) -> list[Expectation]:
-    """The suite as plain {type, kwargs} dicts: schema, nulls, row count, ranges and sets, then extras."""
+    """The suite as plain {type, kwargs} dicts: schema, nulls, row count, ranges and sets, then extras.
+
+    `eval_rows` sizes the learned checks' allowance for new extremes (learned_share) when the policy sets none."""
     suite: list[Expectation] = [
         {
             "type": "expect_table_row_count_to_be_between",
@@ -59,13 +63,10 @@ def build_expectations(
             kwargs = {"column": col.name, **({"mostly": share} if share < 1 else {})}
             suite.append({"type": "expect_column_values_to_not_be_null", "kwargs": kwargs})
     learn = reference is not None and policy.learn_from_reference
+    learnable = [c for c in columns if c.name not in policy.value_ranges and c.name not in policy.value_sets]
+    checks = max(1, sum(1 for c in learnable if learn and c.name in reference.columns))
     for col in columns:
         mostly = {"mostly": policy.mostly} if policy.mostly < 1 else {}
-        learned = (
-            {"mostly": min(policy.mostly, policy.learned_mostly)}
-            if min(policy.mostly, policy.learned_mostly) < 1
-            else {}
-        )
         if col.name in policy.value_ranges:
             r = policy.value_ranges[col.name]
             suite.append(_between(col.name, r.min, r.max, mostly))
@@ -76,11 +77,40 @@ def build_expectations(
             if ptypes.is_numeric_dtype(ref) and not ptypes.is_bool_dtype(ref) and not ref.empty:
                 low, high = float(ref.min()), float(ref.max())
                 margin = (high - low) * policy.range_margin
-                suite.append(_between(col.name, low - margin, high + margin, learned))
+                share = learned_share(policy, len(ref), 2 / (len(ref) + 1), eval_rows, checks)
+                suite.append(_between(col.name, low - margin, high + margin, _mostly(share)))
             elif not ref.empty and ref.nunique() <= policy.max_categories:
-                suite.append(_in_set(col.name, sorted(ref.astype(str).unique().tolist()), learned))
+                counts = ref.astype(str).value_counts()
+                unseen = (int((counts == 1).sum()) + 1) / (len(ref) + 1)  # Good-Turing: the share seen once
+                share = learned_share(policy, len(ref), unseen, eval_rows, checks)
+                suite.append(_in_set(col.name, sorted(counts.index.tolist()), _mostly(share)))
     suite.extend({"type": e["type"], "kwargs": dict(e["kwargs"])} for e in extra)
     return suite
+
+
+LEARNED_CONFIDENCE = 0.999  # a sound sample passes all learned checks together with this probability
+LEARNED_FLOOR = 0.95  # however small the reference, a learned check lets at most 5% of rows outside it
+
+
+def learned_share(
+    policy: DataValidationGatePolicy, reference_rows: int, p_new: float, eval_rows: int | None, checks: int
+) -> float:
+    """Share of eval rows that must satisfy one learned check: the policy's learned_mostly, else 1 minus the
+    (1 - 0.001 / checks) quantile of Binomial(eval_rows, p_new) over eval_rows, where p_new bounds the chance
+    that a new row falls outside what `reference_rows` values showed; at least LEARNED_FLOOR, never above the
+    policy's `mostly`."""
+    if policy.learned_mostly is not None:
+        return min(policy.mostly, policy.learned_mostly)
+    if not eval_rows:
+        return policy.mostly
+    from scipy.stats import binom
+
+    allowed = float(binom.ppf(1 - (1 - LEARNED_CONFIDENCE) / checks, eval_rows, min(p_new, 1.0)))
+    return min(policy.mostly, max(LEARNED_FLOOR, math.floor((1 - allowed / eval_rows) * 1e6) / 1e6))
+
+
+def _mostly(share: float) -> dict:
+    return {"mostly": share} if share < 1 else {}
 
 
 def null_allowance(

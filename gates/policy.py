@@ -196,12 +196,16 @@ class DataValidationGatePolicy(StrictModel):
         description="Share of rows that must satisfy each range and category-set expectation (value_ranges, "
         "value_sets, and the learned ones too when lower than learned_mostly).",
     )
-    learned_mostly: float = Field(
-        0.999,
+    learned_mostly: float | None = Field(
+        None,
         gt=0,
         le=1,
-        description="Share of rows that must satisfy a range or category set learned from the reference data: a "
-        "few new extremes or rare unseen categories in a fresh sample are normal; a broken column is not.",
+        description="Share of rows that must satisfy a range or category set learned from the reference data. "
+        "Default: derived from the sizes of the reference and eval data, so that a sound fresh sample passes every "
+        "learned check with 99.9% confidence: each new row falls outside the reference's range with probability "
+        "at most 2/(n+1) for n reference values (or in an unseen category with the Good-Turing share of "
+        "categories seen once), and the allowance is that binomial's quantile, shared across the learned checks. "
+        "A broken column (a sentinel, changed units) is far outside it.",
     )
     allow_nulls: list[str] = Field(
         default_factory=list,

@@ -27,7 +27,9 @@ def data_validation_step(ctx: GateContext, expectations: list[dict]) -> GateResu
         bounds = tensor_data.value_range(stated, ctx.reference, ctx.frame, shape)
         return tensor_data.tensor_checks(ctx.frame, target, shape, bounds, stated is not None, gate)
     columns = ctx.schema.columns or tuple(data_validation.ColumnSpec(name, "double") for name in ctx.schema.names)
-    suite = data_validation.build_expectations(columns, target, gate, ctx.reference, expectations)
+    suite = data_validation.build_expectations(
+        columns, target, gate, ctx.reference, expectations, eval_rows=len(ctx.frame)
+    )
     key = key_of(ctx.data_hash, json.dumps(suite, sort_keys=True, default=str), gate.model_dump_json())
     return cached_gate("data-validation", key, lambda out: validate(ctx.frame, suite, gate, out / "data-docs"))
 

@@ -20,9 +20,9 @@ def frame(**changes) -> pd.DataFrame:
     return base.assign(**changes)
 
 
-def run(data: pd.DataFrame, policy: DataValidationGatePolicy | None = None, extra=()):
+def run(data: pd.DataFrame, policy: DataValidationGatePolicy | None = None, extra=(), reference=REFERENCE):
     policy = policy or DataValidationGatePolicy(min_rows=10)
-    return validate(data, build_expectations(COLUMNS, "y", policy, REFERENCE, extra), policy)
+    return validate(data, build_expectations(COLUMNS, "y", policy, reference, extra, eval_rows=len(data)), policy)
 
 
 def test_clean_data_passes():
@@ -84,20 +84,48 @@ def test_observed_values_become_plain_python():
 
 
 def test_learned_checks_allow_a_fresh_samples_rare_extremes_but_not_a_broken_column():
-    """A few new extremes or an unseen rare category in a fresh sample pass (learned_mostly 0.999); a column
-    where 3% of rows hold a sentinel fails; ranges are widened by 10% of their width by default."""
+    """A few new extremes or an unseen rare category in a fresh sample pass (the allowance derived from the data's
+    sizes); a column where 3% of rows hold a sentinel fails; ranges are widened by 10% of their width by default."""
+    reference = pd.concat([REFERENCE] * 500, ignore_index=True)  # 2,000 rows
     big = pd.concat([frame()] * 20, ignore_index=True)  # 2,400 rows
     rare = big.copy()
-    rare.loc[0, "age"] = 75  # beyond the reference's 60 + 10% margin (64)
+    rare.loc[0:3, "age"] = 75  # beyond the reference's 60 + 10% margin (64)
     rare.loc[1, "colour"] = "purple"
-    assert run(rare).status is GateStatus.PASSED
-    assert run(big.assign(age=63)).status is GateStatus.PASSED  # within the default margin
+    assert run(rare, reference=reference).status is GateStatus.PASSED
+    assert run(big.assign(age=63), reference=reference).status is GateStatus.PASSED  # within the default margin
     broken = big.copy()
     broken.loc[: int(len(big) * 0.03), "age"] = -1
-    result = run(broken)
+    result = run(broken, reference=reference)
     assert result.status is GateStatus.FAILED and "expect_column_values_to_be_between on 'age'" in result.summary
     strict = DataValidationGatePolicy(min_rows=10, learned_mostly=1.0)
-    assert run(rare, strict).status is GateStatus.FAILED
+    assert run(rare, strict, reference=reference).status is GateStatus.FAILED
+
+
+def test_learned_allowance_follows_the_sizes_of_reference_and_eval_data():
+    """1 minus the binomial quantile over eval rows: 2,000 reference values, 2,400 eval rows, two learned checks
+    (range: p = 2/2001; categories, none seen once: p = 1/2001); a tiny reference stops at the 5% floor; a stated
+    learned_mostly is taken as is."""
+    from scipy.stats import binom
+
+    reference = pd.concat([REFERENCE] * 500, ignore_index=True)
+    policy = DataValidationGatePolicy(min_rows=10)
+    suite = build_expectations(COLUMNS, "y", policy, reference, eval_rows=2400)
+    mostly = {e["kwargs"]["column"]: e["kwargs"]["mostly"] for e in suite if "mostly" in e["kwargs"]}
+    range_rows, set_rows = binom.ppf(1 - 0.0005, 2400, 2 / 2001), binom.ppf(1 - 0.0005, 2400, 1 / 2001)
+    assert (range_rows, set_rows) == (9.0, 6.0)
+    assert mostly == {"age": 0.99625, "colour": 0.9975}  # 1 - 9/2400, 1 - 6/2400
+    tiny = build_expectations(COLUMNS, "y", policy, REFERENCE, eval_rows=2400)
+    assert {
+        e["kwargs"].get("mostly")
+        for e in tiny
+        if e["type"].startswith("expect_column_values_to_be_") and "type_list" not in e["kwargs"]
+    } == {0.95}
+    stated = build_expectations(COLUMNS, "y", DataValidationGatePolicy(learned_mostly=0.98), reference, eval_rows=50)
+    assert {
+        e["kwargs"].get("mostly")
+        for e in stated
+        if e["type"].startswith("expect_column_values_to_be_") and "type_list" not in e["kwargs"]
+    } == {0.98}
 
 
 def test_nulls_are_allowed_where_the_reference_holds_them_up_to_twice_its_share():
