@@ -484,35 +484,31 @@ def test_inputs_column_with_a_non_parquet_format_is_a_validation_error(fmt):
         EvalDataSpec(path="eval.npz", target="label", format=fmt, inputs_column="pixels")
 
 
-def test_inputs_column_with_format_npz_is_a_policy_error():
-    data = {"model_name": "m", "eval_data": {"path": "e.npz", "target": "y", "format": "npz", "inputs_column": "x"}}
-    message = (
-        "policy: eval_data: inputs_column names a column of a Parquet file; format npz cannot have one "
-        "(use parquet or auto)"
-    )
-    with pytest.raises(PolicyError, match=f"^{re.escape(message)}$"):
-        parse_policy(data)
+PARQUET_EVAL = {"path": "e.parquet", "target": "y", "inputs_column": "x"}
+UNUSABLE_FORMAT = "inputs_column names a column of a Parquet file; format {} cannot have one (use parquet or auto)"
 
 
-def test_reference_inputs_column_with_format_csv_is_a_policy_error():
-    data = {
-        "model_name": "m",
-        "eval_data": {"path": "e.parquet", "target": "y", "inputs_column": "x"},
-        "reference_data": {"path": "r.csv", "format": "csv", "inputs_column": "x"},
-    }
-    message = (
-        "policy: reference_data: inputs_column names a column of a Parquet file; format csv cannot have one "
-        "(use parquet or auto)"
-    )
-    with pytest.raises(PolicyError, match=f"^{re.escape(message)}$"):
-        parse_policy(data)
-
-
-def test_inputs_column_that_is_the_target_is_a_policy_error():
-    data = {"model_name": "m", "eval_data": {"path": "e.parquet", "target": "y", "inputs_column": "y"}}
-    message = "policy: eval_data: inputs_column and target must be different columns, both are 'y'"
-    with pytest.raises(PolicyError, match=f"^{re.escape(message)}$"):
-        parse_policy(data)
+@pytest.mark.parametrize(
+    ("sections", "message"),
+    [
+        (
+            {"eval_data": {"path": "e.npz", "target": "y", "format": "npz", "inputs_column": "x"}},
+            "eval_data: " + UNUSABLE_FORMAT.format("npz"),
+        ),
+        (
+            {"eval_data": PARQUET_EVAL, "reference_data": {"path": "r.csv", "format": "csv", "inputs_column": "x"}},
+            "reference_data: " + UNUSABLE_FORMAT.format("csv"),
+        ),
+        (
+            {"eval_data": {"path": "e.parquet", "target": "y", "inputs_column": "y"}},
+            "eval_data: inputs_column and target must be different columns, both are 'y'",
+        ),
+    ],
+    ids=["eval-npz", "reference-csv", "inputs-is-target"],
+)
+def test_inputs_column_policy_errors(sections, message):
+    with pytest.raises(PolicyError, match=f"^{re.escape('policy: ' + message)}$"):
+        parse_policy({"model_name": "m", **sections})
 
 
 def test_parquet_bool_tensor_and_float_tensor_nulls(tmp_path):
