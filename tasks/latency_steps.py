@@ -15,7 +15,10 @@ from gates.result import GateResult, GateStatus, errored
 from tasks.judging_run import JudgingRun
 
 BLOCK = 10  # calls per model before the other model's turn
-TARGETS = {"served": "predict() on DataFrame rows through the input path", "module": "torch module on encoded tensors"}
+TARGETS = {
+    "served": "predict() on the model's input (DataFrame rows, or the signature's tensor) through the input path",
+    "module": "torch module on encoded tensors",
+}
 
 
 class _Timeout(Exception):
