@@ -8,12 +8,14 @@ to be one (H, W, C with C <= 4); 1-D and 2-D rows have one channel.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from gates.data_validation import learned_share
 from gates.policy import DataValidationGatePolicy, RobustnessGatePolicy
 from gates.result import GateResult, Measurement, finish, guarded
 
@@ -84,9 +86,17 @@ def tensor_checks(
     bounds: tuple[float, float],
     stated: bool,
     policy: DataValidationGatePolicy,
+    reference_rows: int | None = None,
 ) -> GateResult:
-    """Row count, NaN and infinite values, values inside the valid range, labels present."""
-    return guarded("data_validation", policy.blocking, lambda: _checks(frame, target, shape, bounds, stated, policy))
+    """Row count, NaN and infinite values, values inside the valid range, labels present.
+
+    A stated range is a contract: no row may leave it. A range learned from `reference_rows` reference arrays
+    allows the rows a sound fresh sample would put outside it (data_validation.learned_share)."""
+    return guarded(
+        "data_validation",
+        policy.blocking,
+        lambda: _checks(frame, target, shape, bounds, stated, policy, reference_rows),
+    )
 
 
 def _checks(
@@ -96,6 +106,7 @@ def _checks(
     bounds: tuple[float, float],
     stated: bool,
     policy: DataValidationGatePolicy,
+    reference_rows: int | None,
 ) -> GateResult:
     flat = values(frame, shape)
     rows = len(frame)
@@ -110,11 +121,22 @@ def _checks(
     inf_rows = int(np.isinf(flat).any(axis=1).sum())
     missing_labels = int(frame[target].isna().sum()) if target in frame.columns else rows
     source = "value_range" if stated else f"the reference's range widened by {policy.range_margin:g}"
+    allowed = 0
+    if not stated and reference_rows:
+        share = learned_share(policy, reference_rows, 2 / (reference_rows + 1), rows, 1)
+        allowed = math.floor((1 - share) * rows + 1e-9)
+        source += f"; up to {allowed} rows outside, as a sound fresh sample may have" if allowed else ""
     checks: list[tuple[str, float, float | None, bool, str]] = [
         ("rows", rows, policy.min_rows, rows >= policy.min_rows, f"at least {policy.min_rows}"),
         ("rows_with_nan", nan_rows, 0, nan_rows == 0, "no NaN in any input"),
         ("rows_with_inf", inf_rows, 0, inf_rows == 0, "no infinite value in any input"),
-        ("rows_outside_range", outside_rows, 0, outside_rows == 0, f"values within [{low:g}, {high:g}] ({source})"),
+        (
+            "rows_outside_range",
+            outside_rows,
+            allowed,
+            outside_rows <= allowed,
+            f"values within [{low:g}, {high:g}] ({source})",
+        ),
         ("missing_labels", missing_labels, 0, missing_labels == 0, f"every row has a {target!r} label"),
     ]
     measurements = [Measurement(name=n, value=v, threshold=t, passed=ok, note=note) for n, v, t, ok, note in checks]

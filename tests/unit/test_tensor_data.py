@@ -256,6 +256,24 @@ def test_learned_range_alone_is_widened_by_range_margin(stated, margin, passes, 
     assert result.details["value_range"] == pytest.approx(bounds)
 
 
+@pytest.mark.parametrize(
+    ("reference_rows", "outside", "allowed", "passes"),
+    [(None, 1, 0, False), (50, 10, 10, True), (50, 11, 10, False), (5000, 2, 2, True), (5000, 3, 2, False)],
+)
+def test_a_learned_range_allows_the_rows_a_fresh_sample_may_put_outside_it(reference_rows, outside, allowed, passes):
+    """A new array falls outside the range of n reference arrays with probability <= 2/(n+1): of 200 eval rows,
+    with 50 references the binomial's 99.9% quantile (17) is capped at 5% (10 rows); with 5,000 it is 2 rows;
+    a range not learned from a reference (here: stated as False, no reference rows) allows none."""
+    x = np.full((200, 1, 2, 2), 0.5, np.float32)
+    x[:outside, 0, 0, 0] = 2.0
+    policy = DataValidationGatePolicy(min_rows=5, range_margin=0.0, learned_mostly=None)
+    result = tensor_checks(
+        frame_of(x, np.arange(200) % 2), "label", (1, 2, 2), (0.0, 1.0), False, policy, reference_rows
+    )
+    row = next(m for m in result.measurements if m.name == "rows_outside_range")
+    assert (row.value, row.threshold, row.passed) == (outside, allowed, passes)
+
+
 PERTURB = RobustnessGatePolicy(
     noise_levels=[0.1, 0.3],
     blur_sigmas=[0.5],
