@@ -28,6 +28,7 @@ def onnx_and_sklearn(tmp_path_factory: pytest.TempPathFactory):
     return mlflow.pyfunc.load_model(str(root / "onnx")), mlflow.pyfunc.load_model(str(root / "sklearn"))
 
 
+@pytest.mark.slow  # skl2onnx and onnxruntime imports: 15 s of the fast tier's 3 minutes
 def test_the_session_providers_of_an_onnx_version(onnx_and_sklearn) -> None:
     onnx_model, sklearn_model = onnx_and_sklearn
     # MLflow asks for CUDA first; the pinned onnxruntime is the CPU build, so its session keeps CPU alone.
