@@ -67,13 +67,20 @@ def summaries(frame: pd.DataFrame, shape: tuple[int, ...]) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def learned_from_reference(
+    stated: tuple[float, float] | None, reference: pd.DataFrame | None, shape: tuple[int, ...]
+) -> bool:
+    """Whether value_range learns the range from the reference (no stated range, reference arrays of this shape)."""
+    return stated is None and reference is not None and array_shape(reference) == shape
+
+
 def value_range(
     stated: tuple[float, float] | None, reference: pd.DataFrame | None, frame: pd.DataFrame, shape: tuple[int, ...]
 ) -> tuple[float, float]:
     """The valid input range: the policy's, else the reference data's min and max, else the eval data's."""
     if stated is not None:
         return float(stated[0]), float(stated[1])
-    source = reference if reference is not None and array_shape(reference) == shape else frame
+    source = reference if learned_from_reference(stated, reference, shape) else frame
     flat = values(source, shape)
     finite = flat[np.isfinite(flat)]
     return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)

@@ -39,7 +39,7 @@ def _load(path: Path, fmt: str) -> Any:
     try:
         loaded = np.load(path, allow_pickle=False)
     except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = _first_line(exc) or type(exc).__name__
         if "pickled" in first:  # numpy's word for any file that is not an array it can read without pickle
             first = "not a NumPy file (or one holding Python objects)"
         raise BadInputError(f"cannot read {path} as {fmt}: {first}") from None
@@ -55,7 +55,7 @@ def _array(archive: Any, key: str, path: Path) -> np.ndarray:
     try:
         return np.asarray(archive[key])
     except Exception as exc:  # an object array, which cannot be read without pickle
-        raise BadInputError(f"cannot read array {key!r} of {path}: {str(exc).splitlines()[0]}") from None
+        raise BadInputError(f"cannot read array {key!r} of {path}: {_first_line(exc)}") from None
 
 
 def read_arrays(
@@ -114,8 +114,9 @@ def read_tensor_column(path: Path, column: str, target: str | None) -> pd.DataFr
     try:
         names = [n for n in pq.read_schema(path).names if not n.startswith("__index_level_")]
     except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        raise BadInputError(f"cannot read eval data {path} as parquet: {type(exc).__name__}: {first}") from None
+        raise BadInputError(
+            f"cannot read eval data {path} as parquet: {type(exc).__name__}: {_first_line(exc)}"
+        ) from None
     for name, kind in ((column, "column"), (target, "target column")):
         if name is not None and name not in names:
             raise BadInputError(f"eval data {path} has no {kind} {name!r} (columns: {', '.join(names)})")
@@ -127,8 +128,7 @@ def read_tensor_column(path: Path, column: str, target: str | None) -> pd.DataFr
     except BadInputError:
         raise
     except (pa.ArrowException, OSError, ValueError, TypeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else ""
-        raise BadInputError(f"cannot read {where}: {type(exc).__name__}: {first}") from None
+        raise BadInputError(f"cannot read {where}: {type(exc).__name__}: {_first_line(exc)}") from None
     return _frame(path, inputs, labels, target, f"column {column!r}")
 
 
@@ -152,6 +152,11 @@ def _tensor_rows(arr: pa.Array, where: str) -> np.ndarray:
     if _is_list(arr.type):
         return _nested(arr, where)
     raise BadInputError(f"{where} is {arr.type}, not a list or tensor per row")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
 
 
 def _is_list(kind: pa.DataType) -> bool:

@@ -25,10 +25,8 @@ def data_validation_step(ctx: GateContext, expectations: list[dict]) -> GateResu
     if shape is not None:  # array data: tensor checks instead of a column suite
         stated = ctx.policy.eval_data.value_range
         bounds = tensor_data.value_range(stated, ctx.reference, ctx.frame, shape)
-        learned_from = ctx.reference if stated is None and ctx.reference is not None else None
-        rows = (
-            len(learned_from) if learned_from is not None and tensor_data.array_shape(learned_from) == shape else None
-        )
+        learned = tensor_data.learned_from_reference(stated, ctx.reference, shape)
+        rows = len(ctx.reference) if learned and ctx.reference is not None else None
         return tensor_data.tensor_checks(ctx.frame, target, shape, bounds, stated is not None, gate, rows)
     columns = ctx.schema.columns or tuple(data_validation.ColumnSpec(name, "double") for name in ctx.schema.names)
     suite = data_validation.build_expectations(

@@ -52,11 +52,12 @@ class ScoringServer:
         self.started = time.perf_counter()
         self._log = self.log_path.open("w")
         try:
+            command, settings = self.launch()
             self.proc = subprocess.Popen(
-                self.command(),
+                command,
                 stdout=self._log,
                 stderr=subprocess.STDOUT,
-                env={**judging_env(self.log_path.parent), **self.settings()},
+                env={**judging_env(self.log_path.parent), **settings},
                 cwd=self.log_path.parent,
                 start_new_session=True,
             )
@@ -64,27 +65,21 @@ class ScoringServer:
             self.start_error = f"could not start the server: {type(exc).__name__}: {exc}"
         return self
 
-    def command(self) -> list[str]:
-        """MLflow's command for its scoring server, run by this interpreter's uvicorn."""
+    def launch(self) -> tuple[list[str], dict[str, str]]:
+        """MLflow's command for its scoring server, run by this interpreter's uvicorn, and the two settings the
+        app reads: the model's path and the request timeout (judging_env passes on none of this process's own
+        MLflow settings or credentials)."""
+        from mlflow.environment_variables import MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT
         from mlflow.pyfunc import scoring_server
 
-        command, _ = scoring_server.get_cmd(
+        command, env = scoring_server.get_cmd(
             self.uri, port=self.port, host="127.0.0.1", timeout=math.ceil(self.request_timeout_s), nworkers=1
         )
         program, *args = shlex.split(command)
         if program != "uvicorn":
             raise RuntimeError(f"MLflow's scoring server command is not uvicorn's: {command}")
-        return [sys.executable, "-m", "uvicorn", *args]
-
-    def settings(self) -> dict[str, str]:
-        """The two settings the app reads: the model's path and the request timeout (judging_env passes on
-        none of this process's own MLflow settings or credentials)."""
-        from mlflow.environment_variables import MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT
-        from mlflow.pyfunc import scoring_server
-
-        _, env = scoring_server.get_cmd(self.uri, timeout=math.ceil(self.request_timeout_s))
-        timeout = MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.name
-        return {scoring_server._SERVER_MODEL_PATH: env[scoring_server._SERVER_MODEL_PATH], timeout: env[timeout]}
+        keys = (scoring_server._SERVER_MODEL_PATH, MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT.name)
+        return [sys.executable, "-m", "uvicorn", *args], {key: env[key] for key in keys}
 
     def wait_healthy(self, timeout: float) -> tuple[bool, str]:
         if self.start_error:

@@ -14,7 +14,7 @@ from tasks.scoring_server import ScoringServer
 
 def test_command_is_mlflows_uvicorn_app_under_this_interpreter(tmp_path: Path) -> None:
     server = ScoringServer(str(tmp_path / "model"), 5123, tmp_path / "server.log", request_timeout_s=12.5)
-    assert server.command() == [
+    assert server.launch()[0] == [
         sys.executable,
         "-m",
         "uvicorn",
@@ -31,7 +31,7 @@ def test_command_is_mlflows_uvicorn_app_under_this_interpreter(tmp_path: Path) -
 def test_settings_are_the_model_path_and_the_policys_timeout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT", "not-a-number")  # the user's, not the policy's
     server = ScoringServer(str(tmp_path / "model"), 5123, tmp_path / "server.log", request_timeout_s=12.5)
-    assert server.settings() == {
+    assert server.launch()[1] == {
         "__pyfunc_model_path__": (tmp_path / "model").as_uri(),
         "MLFLOW_SCORING_SERVER_REQUEST_TIMEOUT": "13",
     }

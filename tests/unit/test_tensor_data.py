@@ -574,3 +574,14 @@ def test_npz_settings_beside_inputs_column_are_a_policy_error(setting):
     message = f"policy: eval_data: {name} name npz/npy arrays; with inputs_column the labels are the target column"
     with pytest.raises(PolicyError, match=f"^{re.escape(message)}$"):
         parse_policy(data)
+
+
+def test_an_arrow_read_error_is_one_line_of_bad_input(tmp_path):
+    columns = [pa.array([[1.0, 2.0]] * 3), pa.array([[1.0, 2.0]] * 3), pa.array([0, 1, 0])]
+    pq.write_table(pa.Table.from_arrays(columns, names=["pixels", "pixels", "label"]), tmp_path / "dup.parquet")
+    message = (
+        f"cannot read eval data {tmp_path / 'dup.parquet'}: column 'pixels': ArrowInvalid: Multiple matches for "
+        "FieldRef.Name(pixels) in pixels: list<element: double>"
+    )
+    with pytest.raises(BadInputError, match=f"^{re.escape(message)}"):
+        read_eval_frame(tmp_path / "dup.parquet", parquet_spec(tmp_path / "dup.parquet"))
