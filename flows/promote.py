@@ -77,7 +77,7 @@ def _promote(
 ) -> PromotionOutcome:
     policy_file = policy_path or default_policy_path(model)
     # 1. The policy, then registry and ledger made to agree, then every input once (bad input stops here).
-    policy = load_policy_task(policy_file, model)
+    policy = load_policy_task(policy_file, model, judging=True)
     if not dry_run:
         reconcile_task(policy, trigger)
     inputs = load_inputs_task(policy_file, model, version, eval_data, force, reason)

@@ -35,11 +35,13 @@ IO_RETRIES = 2  # on top of each call's own retries (tasks.retrying)
 
 
 @task(name="load-policy", cache_policy=NO_CACHE)
-def load_policy_task(policy_path: str, model: str) -> PromotionPolicy:
-    """Validate the policy file (it must govern the model) and check the tracking server answers."""
+def load_policy_task(policy_path: str, model: str, judging: bool = False) -> PromotionPolicy:
+    """Validate the policy file (it must govern the model) and check the tracking server answers; `judging`:
+    start the judging processes' libraries loading while registry, data and models are read."""
     policy = policy_for(policy_path, model)
     check_reachable(mlflow.get_tracking_uri())
-    warm_up()  # the judging processes' libraries load while registry, data and models are read
+    if judging:
+        warm_up()
     return policy
 
 

@@ -12,13 +12,15 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from tests.integration.conftest import MODEL, write_policy
-from tests.integration.servers import BIN, base_env, free_port, spawn, wait_healthy
+from tests.integration.servers import BIN, base_env, free_port, mlflow_server_command, spawn, wait_healthy
 
 CHAMPION, GOOD, WORSE = "1", "2", "3"
 EXTRA_GOOD, EXTRA_WORSE = 4, 4  # more copies for the concurrency test: v4-v7 good, v8-v11 worse
@@ -27,7 +29,8 @@ PAUSE_S = 240  # how long a test waits for the promotion to reach a fault point
 
 
 class Tracking:
-    """`mlflow server` over one SQLite file and artifact folder, on a port that stays the same across restarts."""
+    """`mlflow server` over one SQLite file and artifact folder, on a port that stays the same across restarts
+    (MLflow's server command run in one process: tests/integration/tracking_server.py)."""
 
     def __init__(self, root: Path, port: int | None = None) -> None:
         self.root = root
@@ -41,7 +44,7 @@ class Tracking:
 
     def start(self) -> None:
         self.starts += 1
-        args = [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}"]
+        args = [*mlflow_server_command(), "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}"]
         args += ["--artifacts-destination", str(self.root / "artifacts"), "--host", "127.0.0.1"]
         args += ["--port", str(self.port), "--workers", "1"]
         log = self.root / f"server-{self.starts}.log"
@@ -293,6 +296,22 @@ def wait_for(path: Path, proc: subprocess.Popen, timeout: float = PAUSE_S) -> No
             raise AssertionError(f"the promotion ended before {path.name}: {finish(proc)[1][-3000:]}")
         assert time.monotonic() < deadline, f"{path.name} not reached in {timeout} s"
         time.sleep(0.1)
+
+
+CASES_WITH_A_TEST: list[str] = []  # filled by fault_test as the test files are imported
+
+
+def fault_test(cases: list[str]) -> Callable[..., None]:
+    """The test of FAULTS `cases`, one parametrised test per case (the cases are spread over several files so
+    that pytest-xdist runs them on several workers at once)."""
+    CASES_WITH_A_TEST.extend(cases)
+
+    @pytest.mark.slow
+    @pytest.mark.parametrize("case", cases)
+    def test_server_killed_at_a_fault_point(case: str, template: Template, prefect_server_api: str, tmp_path: Path):
+        kill_at_a_fault_point(case, template, prefect_server_api, tmp_path)
+
+    return test_server_killed_at_a_fault_point
 
 
 def kill_at_a_fault_point(case: str, template: Template, prefect_server_api: str, tmp_path: Path) -> None:

@@ -1,18 +1,14 @@
-"""The tracking server SIGKILLed during the gates, after the decision, and around the champion alias move; then
-restarted, and the promotion or `reconcile` run again (tests/integration/faults.py)."""
+"""The tracking server SIGKILLed during the gates, after the decision and just before the champion alias move;
+then restarted, and the promotion run again (tests/integration/faults.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from tests.integration.faults import CASES_WITH_A_TEST, FAULTS, fault_test
 
-import pytest
-
-from tests.integration.faults import Template, kill_at_a_fault_point
-
-pytestmark = pytest.mark.slow
-CASES = ["a-during-gates", "b-after-decision", "b-before-alias-move", "c-alias-set-previous-not", "c-before-read-back"]
+test_server_killed_at_a_fault_point = fault_test(["a-during-gates", "b-after-decision", "b-before-alias-move"])
 
 
-@pytest.mark.parametrize("case", CASES)
-def test_server_killed_at_a_fault_point(case: str, template: Template, prefect_server_api: str, tmp_path: Path):
-    kill_at_a_fault_point(case, template, prefect_server_api, tmp_path)
+def test_every_fault_case_is_run_by_exactly_one_file():
+    from tests.integration import test_faults_alias, test_faults_ledger, test_faults_tags  # noqa: F401
+
+    assert sorted(CASES_WITH_A_TEST) == sorted(FAULTS)
