@@ -71,7 +71,8 @@ gates:
     warmup: 5
     slo_p95_ms: {{1: 1000, 64: 2000}}  # a loose budget: on a busy shared CPU p95 of a ~5 ms call reached 220 ms
     max_regression: 3.0        # tiny models on a shared CPU: p95 is noisy at the millisecond scale
-    min_regression_ms: 10      # a stall of a few ms on a busy CPU is not a regression of a sub-ms model
+    min_regression_ms: 100     # the matrix judges decisions, not speed: with four test workers on 2 cores a
+                               # single-row p95 of a few-ms model moved by 10+ ms (+324% vs its champion)
   integration:
     sample_rows: 100
     single_rows: 10
