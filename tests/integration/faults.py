@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration import tracking_server
 from tests.integration.conftest import MODEL, write_policy
-from tests.integration.servers import BIN, base_env, free_port, mlflow_server_command, spawn, wait_healthy
+from tests.integration.servers import BIN, base_env, free_port, spawn, wait_healthy
 
 CHAMPION, GOOD, WORSE = "1", "2", "3"
 EXTRA_GOOD, EXTRA_WORSE = 4, 4  # more copies for the concurrency test: v4-v7 good, v8-v11 worse
@@ -44,7 +45,7 @@ class Tracking:
 
     def start(self) -> None:
         self.starts += 1
-        args = [*mlflow_server_command(), "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}"]
+        args = [*tracking_server.COMMAND, "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}"]
         args += ["--artifacts-destination", str(self.root / "artifacts"), "--host", "127.0.0.1"]
         args += ["--port", str(self.port), "--workers", "1"]
         log = self.root / f"server-{self.starts}.log"

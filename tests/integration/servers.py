@@ -148,21 +148,14 @@ def postgres(root: Path) -> Iterator[str]:
             shutil.rmtree(base, ignore_errors=True)
 
 
-def mlflow_server_command(one_process: bool = True) -> list[str]:
-    """`mlflow server`, or the same command run in one process (tests/integration/tracking_server.py)."""
-    if one_process:
-        return [sys.executable, "-m", "tests.integration.tracking_server"]
-    return [str(BIN / "mlflow"), "server"]
-
-
 @contextmanager
-def mlflow_server(backend_uri: str, artifacts: Path, log: Path, one_process: bool = False) -> Iterator[str]:
-    """`mlflow server` (registry + proxied artifacts) on a free port; yields its URL. `one_process`: the same
-    command run in one process (tests/integration/tracking_server.py), a few CPU-seconds cheaper to start."""
+def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]:
+    """`mlflow server` (registry + proxied artifacts) on a free port; yields its URL."""
     port = free_port()
     env = base_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
     args = [
-        *mlflow_server_command(one_process),
+        str(BIN / "mlflow"),
+        "server",
         "--backend-store-uri",
         backend_uri,
         "--artifacts-destination",

@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import sys
 
+COMMAND = [sys.executable, "-m", "tests.integration.tracking_server"]  # followed by `mlflow server`'s options
+
 
 class _Built(Exception):
     """What `mlflow server` would have started: its command and extra environment."""
