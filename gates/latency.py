@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gates.latency_stats import LatencyStats
 from gates.policy import LatencyGatePolicy
-from gates.result import GateResult, Measurement, failure_status, finish, guarded, listing, skipped
+from gates.result import GateResult, GateStatus, Measurement, failure_status, finish, guarded, listing, skipped
 
 GATE = "latency"
 
@@ -111,3 +111,27 @@ def _judge(
             "mode": policy.mode,
         },
     )
+
+
+def confirmed(first: GateResult, second: GateResult) -> GateResult:
+    """The verdict after a failing sweep was timed again: the second sweep's, with the first's failures kept."""
+    if first.status not in (GateStatus.FAILED, GateStatus.WARNED):
+        return first
+    failures = first.details.get("failures", [])
+    if second.status == GateStatus.PASSED:
+        lead = f"A first sweep failed ({listing(failures)}) and a second passed: judged on the second."
+    elif second.status in (GateStatus.FAILED, GateStatus.WARNED):
+        lead = "Confirmed by a second sweep."
+    else:
+        return first.model_copy(
+            update={"summary": f"{first.summary} A second sweep could not confirm it: {second.summary}"}
+        )
+    details = {
+        **second.details,
+        "first_sweep": {
+            "failures": failures,
+            "candidate": first.details.get("candidate"),
+            "champion": first.details.get("champion"),
+        },
+    }
+    return second.model_copy(update={"summary": f"{second.summary} {lead}", "details": details})

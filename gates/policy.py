@@ -436,7 +436,17 @@ class LatencyGatePolicy(StrictModel):
     )
     iterations: int = Field(200, ge=10, le=100000, description="Timed calls per model and batch size.")
     warmup: int = Field(20, ge=0, le=10000, description="Untimed calls first.")
-    threads: int | None = Field(1, ge=1, description="torch CPU threads while timing (None: leave as is).")
+    threads: int | None = Field(
+        1,
+        ge=1,
+        description="CPU threads while timing: torch's and the native pools' (BLAS, OpenMP) that scikit-learn, "
+        "LightGBM or XGBoost use (None: leave as is).",
+    )
+    confirm_failures: bool = Field(
+        True,
+        description="A sweep that fails is timed again; the gate fails only when the second sweep fails too (a "
+        "burst of load on a shared machine does not reject a model). Both sweeps are reported.",
+    )
     mode: Literal["eager", "compile", "cuda_graph"] = Field(
         "eager", description="eager, torch.compile, or a captured CUDA graph (CUDA only)."
     )

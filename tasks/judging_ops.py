@@ -125,6 +125,7 @@ class _Timing:
         self.host, self.device, self.mode = host, device, mode
         self.rows = host.frame.iloc[rows].reset_index(drop=True)
         self.view, self.note = torch_view(host.model, host.schema)
+        self.threads: int | None = None
         self.inputs: dict[tuple[str, int], Any] = {}
         self.targets: dict[tuple[str, int], Callable[[Any], Any]] = {}
 
@@ -167,6 +168,7 @@ def latency_setup(host: Any, request: dict[str, Any]) -> dict[str, Any]:
         torch.set_num_threads(int(request["threads"]))
     device = latency_core.resolve_device(request["device"])
     timing = _Timing(host, host.rows(request["rows"]), device, request["mode"])
+    timing.threads = int(request["threads"]) if request.get("threads") else None
     usable = timing.view is not None and _forward_runs(timing)
     host.timing = timing
     targets = ["served"] + (["module"] if usable else [])
@@ -206,6 +208,7 @@ def _forward_runs(timing: _Timing) -> bool:
 def latency_block(host: Any, request: dict[str, Any]) -> dict[str, Any]:
     """Warm up (when asked), then time `calls` consecutive calls of one target at one batch size."""
     import torch
+    from threadpoolctl import threadpool_limits
 
     from gates import latency_core
 
@@ -213,10 +216,11 @@ def latency_block(host: Any, request: dict[str, Any]) -> dict[str, Any]:
     name, batch = request["target"], int(request["batch"])
     device = timing.device if name == "module" else "cpu"
     fn, x = timing.target(name, batch)
-    for _ in range(int(request.get("warmup", 0))):
-        with torch.inference_mode():
-            fn(x)
-    times = latency_core.timed_calls(fn, x, int(request["calls"]), device)
+    with threadpool_limits(limits=timing.threads):  # BLAS and OpenMP pools too (None: as they are)
+        for _ in range(int(request.get("warmup", 0))):
+            with torch.inference_mode():
+                fn(x)
+        times = latency_core.timed_calls(fn, x, int(request["calls"]), device)
     peak = None
     if request.get("peak_memory") and device == "cuda":
         peak = latency_core.peak_memory_mb(fn, x)

@@ -77,10 +77,34 @@ def latency_step(ctx: GateContext, run: JudgingRun) -> GateResult:
         "module_device": setups["candidate"]["module_device"],
     }
     result = latency.judge_latency(stats[judged]["candidate"], stats[judged].get("champion"), gate, env, note)
+    if gate.confirm_failures and result.status in (GateStatus.FAILED, GateStatus.WARNED):
+        result, stats[judged] = _confirm(result, run, labels, judged, gate, deadline, env, note, stats[judged])
     both = {t: {label: [s.to_dict() for s in by_label[label]] for label in by_label} for t, by_label in stats.items()}
     views = {label: setups[label]["module_view"] for label in labels}
     details = {**result.details, "judged_target": judged, "targets": both, "module_views": views}
     return result.model_copy(update={"details": details})
+
+
+def _confirm(
+    first: GateResult,
+    run: JudgingRun,
+    labels: list[str],
+    target: str,
+    gate: LatencyGatePolicy,
+    deadline: float,
+    env: dict,
+    note: str,
+    stats: dict[str, list[LatencyStats]],
+) -> tuple[GateResult, dict[str, list[LatencyStats]]]:
+    """Time the judged target again after a failing sweep; the second sweep decides (latency.confirmed)."""
+    try:
+        again = _time_target(run, labels, target, gate, deadline)
+    except _Timeout as exc:
+        return latency.confirmed(first, errored(latency.GATE, f"the {exc} timed out")), stats
+    except _Failed as exc:
+        return latency.confirmed(first, errored(latency.GATE, f"the {exc.args[0]}: {exc.args[1]}")), stats
+    second = latency.judge_latency(again["candidate"], again.get("champion"), gate, env, note)
+    return latency.confirmed(first, second), again
 
 
 def _time_target(

@@ -168,3 +168,16 @@ class RegistryReader(mlflow.pyfunc.PythonModel):
             pass
         z = model_input["a"].to_numpy() + 0.5 * model_input["b"].to_numpy()
         return 1 / (1 + np.exp(-2 * z))
+
+
+class SlowAtFirst(mlflow.pyfunc.PythonModel):
+    """Takes 5 ms for its first 30 batches of seven rows, then answers at once (a burst of load, seen from inside)."""
+
+    def predict(self, context, model_input: pd.DataFrame, params=None):
+        import time
+
+        if len(model_input) == 7:
+            self.sevens = getattr(self, "sevens", 0) + 1
+            if self.sevens <= 30:
+                time.sleep(0.005)
+        return np.full(len(model_input), 0.5)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -17,6 +19,7 @@ from tests.integration.conftest import (
     promote,
     write_demo_policy,
 )
+from tests.integration.models import SlowAtFirst, log_python_model
 
 pytestmark = pytest.mark.slow  # several full promotions each: the full suite, not the fast tier
 
@@ -44,7 +47,43 @@ def test_slow_candidate_is_rejected_by_latency_alone(registry, quick_policy, tmp
     assert lat.details["module_views"] == {"candidate": OWN_VIEW, "champion": OWN_VIEW}
     assert lat.details["environment"]["torch"] == torch.__version__
     if not torch.cuda.is_available():
-        assert lat.summary.endswith(" No GPU present: timed on CPU.")
+        assert lat.summary.endswith(" No GPU present: timed on CPU. Confirmed by a second sweep.")
+    assert [f.split(":")[0] for f in lat.details["first_sweep"]["failures"]] == [
+        f.split(":")[0] for f in lat.details["failures"]
+    ]
+
+
+BURST_POLICY = """
+model_name: burst
+eval_data: {{path: {path}, target: y}}
+model_output: {{kind: probability}}
+gates:
+  evaluation: {{metrics: {{accuracy: {{threshold: 0.1}}}}}}
+  robustness: {{enabled: false}}
+  integration: {{enabled: false}}
+  latency: {{batch_sizes: [7], iterations: 30, warmup: 0, slo_p95_ms: {{7: 3.0}}, confirm_failures: {confirm}}}
+"""
+
+
+@pytest.mark.parametrize(("confirm", "status"), [(True, "passed"), (False, "failed")])
+def test_a_failing_sweep_is_timed_again(registry, tmp_path, confirm, status):
+    """A model slow for its first 30 calls fails one sweep; the second sweep decides when the policy confirms."""
+    frame = pd.DataFrame({"a": np.linspace(0, 1, 40), "b": np.linspace(1, 0, 40), "y": [0, 1] * 20})
+    frame.to_parquet(tmp_path / "eval.parquet")
+    version = log_python_model("burst", SlowAtFirst(), frame[["a", "b"]].head(5))
+    policy = tmp_path / "burst.yaml"
+    policy.write_text(BURST_POLICY.format(path=tmp_path / "eval.parquet", confirm=str(confirm).lower()))
+    with judging(str(policy), version, tmp_path, model="burst") as (ctx, run):
+        lat = latency_step(ctx, run)
+    assert lat.status.value == status, lat.summary
+    first = lat.details["first_sweep"] if confirm else lat.details
+    assert first["failures"][0].startswith("batch 7: p95 ") and first["candidate"][0]["p95_ms"] > 5.0
+    if confirm:
+        assert "A first sweep failed (batch 7: p95 " in lat.summary
+        assert lat.summary.endswith(" ms > SLO 3.0 ms) and a second passed: judged on the second.")
+        assert lat.details["candidate"][0]["p95_ms"] < 3.0
+    else:
+        assert "first_sweep" not in lat.details
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-GPU paths")

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from gates.latency import judge_latency, regression
+from gates.latency import confirmed, judge_latency, regression
 from gates.latency_core import resolve_device, time_interleaved
 from gates.latency_stats import LatencyStats, summarise
 from gates.policy import LatencyGatePolicy
-from gates.result import GateStatus
+from gates.result import GateStatus, errored
 
 ENV = {"device": "cpu", "device_name": "test-cpu"}
 
@@ -95,3 +95,22 @@ def test_what_a_missing_gpu_means():
     assert skipped.status is GateStatus.SKIPPED
     failed, _ = without_gpu(LatencyGatePolicy(require_gpu=True, no_gpu="fail"))
     assert failed.status is GateStatus.FAILED and "requires one" in failed.summary
+
+
+def test_a_second_sweep_decides_and_the_first_is_kept():
+    policy = LatencyGatePolicy(slo_p95_ms={1: 2.0})
+    first = judge_latency([stats(1, 2.5)], None, policy, ENV)
+    passed = confirmed(first, judge_latency([stats(1, 1.5)], None, policy, ENV))
+    assert passed.status is GateStatus.PASSED
+    assert passed.summary.endswith(
+        "A first sweep failed (batch 1: p95 2.500 ms > SLO 2.0 ms) and a second passed: judged on the second."
+    )
+    assert passed.details["first_sweep"]["candidate"][0]["p95_ms"] == 2.5
+    failed = confirmed(first, judge_latency([stats(1, 3.0)], None, policy, ENV))
+    assert failed.status is GateStatus.FAILED and failed.summary.endswith("Confirmed by a second sweep.")
+    assert failed.details["candidate"][0]["p95_ms"] == 3.0
+    lost = confirmed(first, errored("latency", "the candidate timed out"))
+    assert lost.status is GateStatus.FAILED and lost.details["candidate"][0]["p95_ms"] == 2.5
+    assert lost.summary.endswith("A second sweep could not confirm it: latency gate errored: the candidate timed out")
+    ok = judge_latency([stats(1, 1.0)], None, policy, ENV)
+    assert confirmed(ok, first) is ok
