@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gates.errors import PolicyError
+from gates.serving_policy import ServingPolicy
 
 TaskName = Literal["binary", "multiclass", "regression"]
 MetricName = Literal[
@@ -746,6 +747,10 @@ class PromotionPolicy(StrictModel):
     approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy, description="Human approval in the Prefect UI.")
     concurrency: ConcurrencyPolicy = Field(
         default_factory=ConcurrencyPolicy, description="One promotion per model at a time."
+    )
+    serving: ServingPolicy = Field(
+        default_factory=ServingPolicy,
+        description="The KServe InferenceService written as evidence when a version is promoted.",
     )
 
     @model_validator(mode="after")

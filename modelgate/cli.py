@@ -101,6 +101,13 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--force", action="store_true", help="re-run the gates even if already decided")
     t.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the run (default 3600)")
 
+    m = sub.add_parser(
+        "manifest", help="print the KServe InferenceService recorded when the champion (or --version) was promoted"
+    )
+    m.add_argument("--model", required=True, help="registered model name")
+    m.add_argument("--version", help="a promoted version (default: the champion of record)")
+    m.add_argument("--policy", help="policy YAML (default: configs/policies/<model>.yaml if present)")
+
     s = sub.add_parser("schema", help="write the policy JSON schema")
     s.add_argument("--output", default="configs/policy.schema.json", help="where to write it ('-' for stdout)")
 
@@ -384,6 +391,13 @@ def _check_policy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _manifest(args: argparse.Namespace) -> int:
+    from tasks.serving_evidence import recorded_manifest
+
+    print(recorded_manifest(args.model, _ledger_experiment(args.model, args.policy), args.version), end="")
+    return 0
+
+
 COMMANDS = {
     "promote": _promote,
     "demo": _demo,
@@ -392,6 +406,7 @@ COMMANDS = {
     "rollback": _rollback,
     "reconcile": _reconcile,
     "trigger": _trigger,
+    "manifest": _manifest,
     "schema": _schema,
     "check-policy": _check_policy,
 }

@@ -19,6 +19,7 @@ from tasks.ledger_evidence import log_decision, log_judged
 from tasks.links import prefect_run_link
 from tasks.mlflow_store import client
 from tasks.reconcile import ledger_champion, record_external_change, version_tags
+from tasks.serving_evidence import write_manifest
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,9 @@ def _decide_and_record(
         decided_at=datetime.now(UTC).isoformat(timespec="seconds"),
         warnings=tuple(warnings),
     )
+    if outcome is Outcome.PROMOTED:
+        note = write_manifest(inputs, result)
+        result = result if note is None else result.model_copy(update={"warnings": (*result.warnings, note)})
     shown = present(result, run_id)
     result = result.model_copy(update={"report_links": {**result.report_links, "report": shown.report_link}})
     log_decision(run_id, result, shown.summary, shown.html, shown.note)

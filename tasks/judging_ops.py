@@ -228,10 +228,14 @@ def latency_block(host: Any, request: dict[str, Any]) -> dict[str, Any]:
 
 
 def environment(host: Any, request: dict[str, Any]) -> dict[str, Any]:
-    """Where the numbers were measured."""
+    """Where the numbers were measured, and this process's peak resident memory (model and libraries loaded)."""
+    import resource
+    import sys
+
     from tasks.device_info import environment as describe
 
-    return {"environment": describe(request["device"])}
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
+    return {"environment": describe(request["device"]), "peak_rss_mib": peak}
 
 
 def probe(host: Any, request: dict[str, Any]) -> dict[str, Any]:

@@ -65,9 +65,8 @@ def latency_step(ctx: GateContext, run: JudgingRun) -> GateResult:
         return _failure(gate, str(exc), run, f"timed out after {gate.timeout_s:g} s", True)
     except _Failed as exc:
         return _failure(gate, exc.args[0], run, exc.args[1], False)
-    env = run.note("candidate", run.judge("candidate").call("environment", 60, device=device)).data.get(
-        "environment", {"device": device}
-    )
+    described = run.note("candidate", run.judge("candidate").call("environment", 60, device=device)).data
+    env = described.get("environment", {"device": device})
     judged = gate.slo_applies_to if gate.slo_applies_to in stats else "served"
     if gate.slo_applies_to == "module" and judged != "module":
         note = (note + " " if note else "") + "No torch module to time on every model: the SLO applies as served."
@@ -81,7 +80,13 @@ def latency_step(ctx: GateContext, run: JudgingRun) -> GateResult:
         result, stats[judged] = _confirm(result, run, labels, judged, gate, deadline, env, note, stats[judged])
     both = {t: {label: [s.to_dict() for s in by_label[label]] for label in by_label} for t, by_label in stats.items()}
     views = {label: setups[label]["module_view"] for label in labels}
-    details = {**result.details, "judged_target": judged, "targets": both, "module_views": views}
+    details = {
+        **result.details,
+        "judged_target": judged,
+        "targets": both,
+        "module_views": views,
+        "host_memory_peak_mib": described.get("peak_rss_mib"),
+    }
     return result.model_copy(update={"details": details})
 
 

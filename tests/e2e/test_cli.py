@@ -149,3 +149,29 @@ def test_day_to_day_commands_on_the_demo_ledger(demo_home):
     )
     no_server = run(["trigger", "--model", "adult-income", "--version", "7"], demo_home, 120)
     assert no_server.returncode == 2 and "trigger needs PREFECT_API_URL" in no_server.stderr
+
+
+@pytest.mark.slow
+def test_manifest_prints_what_the_champion_was_promoted_with(demo_home):
+    """`modelgate manifest` prints the InferenceService logged at the champion's promotion (kubectl apply -f -)."""
+    import yaml
+
+    from tests.kserve_schema import problems
+
+    champion = run(["manifest", "--model", "adult-income"], demo_home, 120)
+    assert champion.returncode == 0, champion.stderr
+    manifest = yaml.safe_load(champion.stdout)
+    assert problems(manifest) == []
+    notes = manifest["metadata"]["annotations"]
+    assert manifest["metadata"]["name"] == "adult-income"
+    assert notes["serving.modelgate.io/model-uri"] == "models:/adult-income/6"
+    assert manifest["spec"]["predictor"]["canaryTrafficPercent"] == 10
+    assert run(["manifest", "--model", "adult-income", "--version", "6"], demo_home, 120).stdout == champion.stdout
+    first = yaml.safe_load(run(["manifest", "--model", "adult-income", "--version", "1"], demo_home, 120).stdout)
+    assert first["metadata"]["annotations"]["serving.modelgate.io/model-uri"] == "models:/adult-income/1"
+    for args, error in [
+        (["--model", "adult-income", "--version", "2"], "error: adult-income v2 was never promoted"),
+        (["--model", "nope"], "error: no champion of 'nope' recorded in experiment 'model-promotions'"),
+    ]:
+        bad = run(["manifest", *args], demo_home, 120)
+        assert bad.returncode == 2 and bad.stdout == "" and bad.stderr.startswith(error), bad.stderr

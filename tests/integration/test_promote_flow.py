@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 
 import pytest
@@ -11,6 +12,7 @@ import yaml
 from gates.errors import BadInputError
 from gates.outcome import Outcome
 from tasks.publishing import NOTE_CUT
+from tasks.serving_evidence import local_manifest_path
 from tests.conftest import ROOT
 from tests.integration.conftest import (
     BASELINE,
@@ -26,6 +28,7 @@ from tests.integration.conftest import (
     promote,
     read_artifact,
 )
+from tests.kserve_schema import problems
 
 # The gates the demo policy runs (integration is off in the demo_policy fixture), in the registry's order.
 DEMO_GATES = ["data_validation", "drift", "output_check", "evaluation", "bias", "robustness", "latency"]
@@ -83,6 +86,22 @@ def test_first_passing_version_becomes_champion_then_better_one_replaces_it(regi
     assert registry.description(FULL).startswith(f"**modelgate**: {MODEL} v{FULL}: promoted (champion before: v1). ")
     assert registry.modelgate_tags(BASELINE) == decided_tags(first)
 
+    # The serving manifest of the new champion: in the ledger run, beside the local report, valid for KServe.
+    manifest_text = c.download_artifacts(second.ledger_run_id, "evidence/inferenceservice.yaml")
+    manifest = yaml.safe_load(open(manifest_text).read())
+    assert problems(manifest) == []
+    assert local_manifest_path(MODEL, FULL).read_text() == open(manifest_text).read()
+    model = manifest["spec"]["predictor"]["model"]
+    assert model["storageUri"] == c.get_model_version_download_uri(MODEL, FULL)
+    assert manifest["metadata"]["annotations"]["serving.modelgate.io/model-uri"] == f"models:/{MODEL}/{FULL}"
+    assert manifest["metadata"]["annotations"]["serving.modelgate.io/ledger-run"] == second.ledger_run_id
+    peak = gate(second, "latency").details["host_memory_peak_mib"]
+    assert 100 < peak < 4096  # the judging process, with torch, pandas and the model loaded
+    assert model["resources"] == {
+        "requests": {"cpu": "1", "memory": f"{math.ceil(peak)}Mi"},
+        "limits": {"memory": f"{math.ceil(peak * 1.5)}Mi"},
+    }
+
 
 def test_worse_candidate_is_rejected_with_reasons_and_evidence(registry, demo_policy, quick_policy):
     promote(FULL, quick_policy)
@@ -102,6 +121,7 @@ def test_worse_candidate_is_rejected_with_reasons_and_evidence(registry, demo_po
 
     run = c.get_run(outcome.ledger_run_id)
     assert run.info.status == "FINISHED"
+    assert "evidence/inferenceservice.yaml" not in artifact_files(c, outcome.ledger_run_id)  # promotions only
     assert run.data.tags["modelgate.prior_champion"] == FULL
     assert run.data.tags["modelgate.decision"] == "reject" and run.data.tags["modelgate.outcome"] == "rejected"
     assert run.data.tags["modelgate.evaluation_key"] == outcome.evaluation_key
