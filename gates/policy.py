@@ -516,11 +516,49 @@ class OutputCheckGatePolicy(StrictModel):
     )
 
 
+Requirement = Literal["require", "warn", "off"]
+REQUIREMENT_HELP = "require: a miss fails the gate; warn: a miss is reported and the gate warns; off: not checked."
+
+
+class ProvenanceGatePolicy(StrictModel):
+    """Where the version came from, and whether the files judged are the files registered."""
+
+    enabled: bool = Field(True, description="Run this gate.")
+    blocking: bool = Field(True, description="A failure blocks promotion (otherwise it is a warning).")
+    source_run: Requirement = Field(
+        "require", description=f"The version's source run exists and is FINISHED. {REQUIREMENT_HELP}"
+    )
+    parameters: Requirement = Field("warn", description=f"The source run logged parameters. {REQUIREMENT_HELP}")
+    training_data: Requirement = Field(
+        "warn",
+        description="The training data is recorded: an mlflow.data input of the source run, or a dataset-hash tag "
+        f"(data_tags) on the run or the version. {REQUIREMENT_HELP}",
+    )
+    signature: Requirement = Field("warn", description=f"The version has a signature. {REQUIREMENT_HELP}")
+    input_example: Requirement = Field("warn", description=f"The version has an input example. {REQUIREMENT_HELP}")
+    author: Requirement = Field(
+        "require", description=f"Who registered the version, and when, is known. {REQUIREMENT_HELP}"
+    )
+    files_unchanged: Requirement = Field(
+        "require",
+        description="The files judged are the files modelgate stamped when it first saw the version, and are "
+        f"still the registry's just before the champion alias moves. {REQUIREMENT_HELP}",
+    )
+    data_tags: list[str] = Field(
+        default_factory=lambda: ["dataset_hash", "dataset_digest", "training_data_hash", "data_hash"],
+        description="Run or version tags that record the training data's hash.",
+    )
+
+
 class GatesPolicy(StrictModel):
     """Which gates run and how each is judged."""
 
     data_validation: DataValidationGatePolicy = Field(
         default_factory=DataValidationGatePolicy, description="Eval data checks before any model is scored."
+    )
+    provenance: ProvenanceGatePolicy = Field(
+        default_factory=ProvenanceGatePolicy,
+        description="Source run, parameters, training data, signature, input example, author; unchanged files.",
     )
     output_check: OutputCheckGatePolicy = Field(
         default_factory=OutputCheckGatePolicy, description="Degenerate model outputs, checked before the quality gates."

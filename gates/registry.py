@@ -12,7 +12,7 @@ from typing import Any
 
 from gates.result import GateResult, GateStatus
 
-NEEDS = frozenset({"data", "reference", "scores", "judging"})
+NEEDS = frozenset({"data", "reference", "metadata", "scores", "judging"})
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,15 @@ GATES: tuple[GateSpec, ...] = (
         "Great Expectations suite on the eval rows, before any model is scored",
     ),
     GateSpec("drift", "Drift", frozenset({"data", "reference"}), False, False, "evidently drift against the reference"),
+    GateSpec(
+        "provenance",
+        "Provenance",
+        frozenset({"metadata"}),
+        True,
+        False,
+        "source run, parameters, training data, signature, input example, author; the files judged are the files "
+        "registered",
+    ),
     GateSpec(
         "output_check",
         "Model outputs",
@@ -83,7 +92,7 @@ GATES: tuple[GateSpec, ...] = (
     ),
 )
 BY_NAME = {g.name: g for g in GATES}
-DATA_GATES = tuple(g for g in GATES if "scores" not in g.needs)
+DATA_GATES = tuple(g for g in GATES if g.needs <= {"data", "reference"})
 MODEL_GATES = tuple(g for g in GATES if "scores" in g.needs)
 
 

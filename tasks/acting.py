@@ -11,13 +11,14 @@ from gates.approval import ApprovalRecord
 from gates.decision import Decision, Verdict
 from gates.outcome import Outcome, PromotionOutcome
 from gates.policy import policy_hash
-from gates.result import GateResult
+from gates.result import GateResult, GateStatus
 from tasks import ledger, registry
 from tasks.fault_points import checkpoint
 from tasks.inputs import PromotionInputs
 from tasks.ledger_evidence import log_decision, log_judged
 from tasks.links import prefect_run_link
 from tasks.mlflow_store import client
+from tasks.provenance_checks import files_changed_since_judged, stamp
 from tasks.reconcile import ledger_champion, record_external_change, version_tags
 from tasks.serving_evidence import write_manifest
 
@@ -163,8 +164,11 @@ def _decide_and_record(
     policy, inputs = j.inputs.policy, j.inputs
     c = client()
     name, candidate = policy.model_name, inputs.candidate
+    if policy.gates.provenance.enabled:
+        stamp(candidate.ref, candidate.digest)
     log_judged(run_id, inputs, j.results, j.extra_files)
     after = current
+    results = list(j.results)
     if stale_note is not None:
         outcome, message = Outcome.STALE, f"{stale_note}; not promoting on stale evidence (re-run to judge again)"
     elif decision.verdict is Verdict.NEEDS_APPROVAL:
@@ -173,11 +177,19 @@ def _decide_and_record(
         outcome, message = Outcome.REJECTED, "; ".join(decision.reasons)
     else:
         checkpoint("alias_move")
-        move = registry.compare_and_set_champion(
-            c, name, candidate.version, judged, policy.champion_alias, policy.previous_champion_alias
-        )
-        outcome = Outcome.PROMOTED if move.moved else Outcome.STALE
-        message, after = move.message, move.champion_after
+        changed = files_changed_since_judged(inputs, run_id)
+        if changed is not None and changed.status is GateStatus.WARNED:
+            warnings.append(changed.summary)
+        elif changed is not None:
+            results = [changed if r.gate == changed.gate else r for r in results]
+            decision = Decision(verdict=Verdict.REJECT, reasons=(changed.summary,), failing_gates=(changed.gate,))
+            outcome, message = Outcome.REJECTED, changed.summary
+        if changed is None or changed.status is GateStatus.WARNED:
+            move = registry.compare_and_set_champion(
+                c, name, candidate.version, judged, policy.champion_alias, policy.previous_champion_alias
+            )
+            outcome = Outcome.PROMOTED if move.moved else Outcome.STALE
+            message, after = move.message, move.champion_after
     result = PromotionOutcome(
         model=name,
         version=candidate.version,
@@ -186,7 +198,7 @@ def _decide_and_record(
         decision=decision,
         outcome=outcome,
         message=message,
-        gates=tuple(j.results),
+        gates=tuple(results),
         policy_hash=policy_hash(policy),
         ledger_run_id=run_id,
         flow_run_id=j.flow_run_id,
@@ -220,7 +232,7 @@ def _decide_and_record(
     ledger.finalise(
         run_id,
         {"outcome": outcome.value, "champion_after": after, "message": message[:5000]},
-        {r.gate: r.status.value for r in j.results},
+        {r.gate: r.status.value for r in results},
     )
     return _check_after(j, result)
 

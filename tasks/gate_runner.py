@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from gates import provenance
 from gates.context import GateContext
 from gates.errors import BadInputError
 from gates.registry import DATA_GATES, MODEL_GATES, skipped_because
@@ -23,6 +24,7 @@ from tasks.inputs import PromotionInputs
 from tasks.integration_steps import integration_step
 from tasks.judging_run import JudgingRun
 from tasks.latency_steps import latency_step
+from tasks.provenance_checks import gather
 from tasks.robustness_steps import robustness_step
 from tasks.scoring_server import EarlyServer
 
@@ -67,6 +69,16 @@ def _model_step(
     if name == "integration":
         return integration_step(ctx, run, early)
     raise KeyError(f"no step for gate {name!r}")
+
+
+def with_provenance(inputs: PromotionInputs, gate_run: GateRun) -> GateRun:
+    """The gate run with a fresh provenance result (never cached: a source run can be deleted at any time)."""
+    gate = inputs.policy.gates.provenance
+    results = [r for r in gate_run.results if r.gate != provenance.GATE]
+    if gate.enabled:  # in registry order: after the data gates, first among the model gates
+        at = sum(1 for r in results if r.gate in {g.name for g in DATA_GATES})
+        results.insert(at, provenance.judge_provenance(gather(inputs), gate))
+    return GateRun(results, gate_run.extra_files)
 
 
 def run_gates(inputs: PromotionInputs, out_dir: Path) -> GateRun:

@@ -28,6 +28,8 @@ class ModelCopy:
     schema: InputSchema
     flavors: tuple[str, ...]
     output: OutputShape = OutputShape(None, None)
+    signed: bool = False  # the MLmodel has a signature
+    has_input_example: bool = False
 
     @property
     def version(self) -> str:
@@ -142,4 +144,6 @@ def download_copy(
         schema=schema,
         flavors=tuple(sorted(mlmodel.flavors)),
         output=output_shape(mlmodel.signature),
+        signed=mlmodel.signature is not None,
+        has_input_example=mlmodel.saved_input_example_info is not None,
     )

@@ -14,7 +14,7 @@ from gates.policy import PromotionPolicy
 from tasks import evidence_store, ledger, registry
 from tasks.acting import Judged, act
 from tasks.evidence import evidence_root
-from tasks.gate_runner import GateRun, run_gates
+from tasks.gate_runner import GateRun, run_gates, with_provenance
 from tasks.inputs import PromotionInputs, find_versions, load
 from tasks.judging import warm_up
 from tasks.locks import promotion_lock
@@ -94,12 +94,12 @@ def judge_task(inputs: PromotionInputs, key: str, refresh: bool, store: bool, at
     if not refresh:
         cached = evidence_store.fetch(key)
         if cached is not None:
-            return cached, True
+            return with_provenance(inputs, cached), True
     out_dir = evidence_root() / "attempts" / inputs.policy.model_name / f"v{inputs.candidate.version}" / attempt
     gate_run = run_gates(inputs, out_dir)
     if store:
         evidence_store.store(key, inputs.policy.model_name, gate_run)
-    return gate_run, False
+    return with_provenance(inputs, gate_run), False
 
 
 @task(

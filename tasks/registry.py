@@ -16,6 +16,9 @@ from tasks.fault_points import checkpoint
 from tasks.retrying import retried
 
 MAX_TAG_VALUE = 5000
+STAMP = "modelgate.files_sha256"  # the version's files' digest, set the first time modelgate decides on it
+STAMPED_AT = "modelgate.files_first_seen"
+STAMP_TAGS = (STAMP, STAMPED_AT)
 DESCRIPTION_MARK = "**modelgate**: "
 
 
@@ -96,11 +99,12 @@ def set_version_tags(client: MlflowClient, ref: VersionRef, tags: dict[str, str]
 
 
 def replace_version_tags(client: MlflowClient, ref: VersionRef, tags: dict[str, str]) -> None:
-    """Make the version's `modelgate.*` tags exactly `tags`: older ones (e.g. from a rollback) are removed."""
+    """Make the version's `modelgate.*` tags exactly `tags`: older ones (e.g. from a rollback) are removed, but
+    not the files' stamp (STAMP_TAGS), which stays from the first decision on."""
     current = retried(client.get_model_version, ref.name, ref.version).tags or {}
     wanted = {TAG_PREFIX + k: str(v)[:MAX_TAG_VALUE] for k, v in tags.items()}
     for key in current:
-        if key.startswith(TAG_PREFIX) and key not in wanted:
+        if key.startswith(TAG_PREFIX) and key not in wanted and key not in STAMP_TAGS:
             retried(client.delete_model_version_tag, ref.name, ref.version, key)
     for key, value in wanted.items():
         if current.get(key) != value:

@@ -57,9 +57,11 @@ class Registry:
         return [] if exp is None else sorted(r.info.run_id for r in c.search_runs([exp.experiment_id]))
 
     def modelgate_tags(self, version: str, model: str = MODEL) -> dict[str, str]:
-        """The version's `modelgate.*` tags."""
+        """The version's `modelgate.*` decision tags (not the files' stamp, which stays from the first decision)."""
+        from tasks.registry import STAMP_TAGS
+
         tags = self.client().get_model_version(model, version).tags
-        return {k: v for k, v in tags.items() if k.startswith("modelgate.")}
+        return {k: v for k, v in tags.items() if k.startswith("modelgate.") and k not in STAMP_TAGS}
 
     def description(self, version: str, model: str = MODEL) -> str:
         """The version's description."""

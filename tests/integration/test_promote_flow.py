@@ -31,7 +31,7 @@ from tests.integration.conftest import (
 from tests.kserve_schema import problems
 
 # The gates the demo policy runs (integration is off in the demo_policy fixture), in the registry's order.
-DEMO_GATES = ["data_validation", "drift", "output_check", "evaluation", "bias", "robustness", "latency"]
+DEMO_GATES = ["data_validation", "drift", "provenance", "output_check", "evaluation", "bias", "robustness", "latency"]
 # How the full model fares against the baseline: every gate passes; the bias audit warns (an inconclusive
 # comparison, which the demo policy's `inconclusive: warn` makes a warning).
 FULL_AGAINST_BASELINE = dict.fromkeys(DEMO_GATES, "passed") | {"bias": "warned"}
@@ -79,7 +79,10 @@ def test_first_passing_version_becomes_champion_then_better_one_replaces_it(regi
     # Exactly the decision's tags (the older modelgate tag is gone; the demo's own tag stays), and the decision
     # line first in the description, above the owner's text.
     tags = c.get_model_version(MODEL, FULL).tags
-    assert {k: v for k, v in tags.items() if k.startswith("modelgate.")} == decided_tags(second)
+    assert {k: v for k, v in tags.items() if k.startswith("modelgate.")} == decided_tags(second) | {
+        "modelgate.files_sha256": gate(second, "provenance").details["facts"]["judged_digest"],  # stamped once
+        "modelgate.files_first_seen": tags["modelgate.files_first_seen"],
+    }
     assert tags["modelgate.decision"] == "promote" and tags["modelgate.outcome"] == "promoted"
     assert tags["demo_label"] == "full"
     assert registry.description(FULL) == decided_description(second, demo_description("full"))
