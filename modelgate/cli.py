@@ -108,6 +108,21 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--version", help="a promoted version (default: the champion of record)")
     m.add_argument("--policy", help="policy YAML (default: configs/policies/<model>.yaml if present)")
 
+    w = sub.add_parser("webhooks", help="MLflow registry webhooks that start promotions (install, uninstall, list)")
+    wsub = w.add_subparsers(dest="webhooks_command", required=True)
+    wi = wsub.add_parser("install", help="register a model's webhook (new versions, alias changes) with a new secret")
+    wi.add_argument("--model", required=True, help="registered model name")
+    wi.add_argument("--url", required=True, help="the receiver's URL, e.g. https://hooks.example.com/mlflow")
+    wu = wsub.add_parser("uninstall", help="delete a model's webhook and its secret")
+    wu.add_argument("--model", required=True, help="registered model name")
+    wsub.add_parser("list", help="modelgate's webhooks on the tracking server")
+
+    rc = sub.add_parser("receiver", help="receive MLflow webhooks and emit Prefect events (PREFECT_API_URL)")
+    rc.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    rc.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    rc.add_argument("--policy-dir", default=POLICY_DIR, help=f"where the models' policies are (default {POLICY_DIR})")
+    rc.add_argument("--window", type=float, default=300, help="accepted clock difference in seconds (default 300)")
+
     s = sub.add_parser("schema", help="write the policy JSON schema")
     s.add_argument("--output", default="configs/policy.schema.json", help="where to write it ('-' for stdout)")
 
@@ -391,6 +406,27 @@ def _check_policy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _webhooks(args: argparse.Namespace) -> int:
+    from tasks import webhooks
+
+    if args.webhooks_command == "install":
+        done = webhooks.install(args.model, args.url)
+        print(f"{done['model']}: webhook {done['webhook_id']} -> {done['url']} (secret in {webhooks.secrets_path()})")
+    elif args.webhooks_command == "uninstall":
+        print(f"{args.model}: {webhooks.uninstall(args.model)} webhook(s) deleted")
+    else:
+        rows = [[w["model"], w["webhook_id"], w["status"], w["url"], w["events"]] for w in webhooks.installed()]
+        print(_table(rows, ["model", "webhook", "status", "url", "events"]) if rows else "no modelgate webhooks")
+    return 0
+
+
+def _receiver(args: argparse.Namespace) -> int:
+    from tasks.webhook_receiver import serve
+
+    serve(args.host, args.port, args.policy_dir, args.window)
+    return 0
+
+
 def _manifest(args: argparse.Namespace) -> int:
     from tasks.serving_evidence import recorded_manifest
 
@@ -407,6 +443,8 @@ COMMANDS = {
     "reconcile": _reconcile,
     "trigger": _trigger,
     "manifest": _manifest,
+    "webhooks": _webhooks,
+    "receiver": _receiver,
     "schema": _schema,
     "check-policy": _check_policy,
 }

@@ -149,10 +149,10 @@ def postgres(root: Path) -> Iterator[str]:
 
 
 @contextmanager
-def mlflow_server(backend_uri: str, artifacts: Path, log: Path) -> Iterator[str]:
-    """`mlflow server` (registry + proxied artifacts) on a free port; yields its URL."""
+def mlflow_server(backend_uri: str, artifacts: Path, log: Path, **extra_env: str) -> Iterator[str]:
+    """`mlflow server` (registry + proxied artifacts) on a free port, with `extra_env`; yields its URL."""
     port = free_port()
-    env = base_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
+    env = base_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false", **extra_env)
     args = [
         str(BIN / "mlflow"),
         "server",

@@ -1,0 +1,105 @@
+"""`modelgate receiver`: an ASGI app (Starlette, served by uvicorn) that takes MLflow's registry webhooks and
+emits Prefect events the deployments' triggers act on: a created version starts its promotion, a champion
+move starts `reconcile` for that model.
+
+POST /mlflow?model=<model>  a delivery. 401: unsigned, wrongly signed, stale (outside the window) or for a
+                            model without an installed secret; 409: a delivery id seen before; 200 otherwise
+                            (emitted, or ignored with a log line: no policy, another alias). Nothing is
+                            emitted for a refused delivery, and each refusal is counted in the log.
+GET  /health                the counts so far.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from gates.errors import BadInputError, PolicyError
+from gates.webhook_events import DELIVERY_HEADER, RegistryEvent, prefect_event, unsigned_problem
+from tasks.policy_files import default_policy_path, policy_for
+from tasks.webhooks import read_secrets
+
+LOG = logging.getLogger("modelgate.receiver")
+Emit = Callable[[RegistryEvent], object]
+
+
+def emit_to_prefect(event: RegistryEvent) -> object:
+    """Send the event to the Prefect server in PREFECT_API_URL."""
+    from prefect.events import emit_event
+
+    return emit_event(event=event.event, resource=event.resource, payload=event.payload)
+
+
+class Receiver:
+    """Verifies deliveries, drops replays, and emits one Prefect event per accepted registry change."""
+
+    def __init__(self, policy_dir: str | Path, window_s: float = 300.0, emit: Emit = emit_to_prefect) -> None:
+        self.policy_dir, self.window_s, self.emit = Path(policy_dir), window_s, emit
+        self.seen: OrderedDict[str, float] = OrderedDict()
+        self.counts: Counter[str] = Counter()
+        self.lock = threading.Lock()
+        self.app = Starlette(
+            routes=[Route("/mlflow", self.deliver, methods=["POST"]), Route("/health", self.health, methods=["GET"])]
+        )
+
+    def _answer(self, status: int, outcome: str, text: str) -> JSONResponse:
+        with self.lock:
+            self.counts[outcome] += 1
+            counts = dict(sorted(self.counts.items()))
+        log = LOG.warning if status >= 400 else LOG.info
+        log("%s (%d): %s %s", outcome, status, text, counts)
+        return JSONResponse({outcome: text}, status_code=status)
+
+    def _first_time(self, delivery: str, now: float) -> bool:
+        with self.lock:
+            while self.seen and next(iter(self.seen.values())) < now - 2 * self.window_s:
+                self.seen.popitem(last=False)  # older than any timestamp the window still accepts
+            if delivery in self.seen:
+                return False
+            self.seen[delivery] = now
+            return True
+
+    async def deliver(self, request: Request) -> JSONResponse:
+        model = request.query_params.get("model", "")
+        body = (await request.body()).decode("utf-8", "replace")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        secret = read_secrets().get(model)
+        if secret is None:
+            return self._answer(401, "refused", f"no webhook secret installed for model {model!r}")
+        now = time.time()
+        problem = unsigned_problem(secret, headers, body, now, self.window_s)
+        if problem is not None:
+            return self._answer(401, "refused", f"{model}: {problem}")
+        delivery = headers[DELIVERY_HEADER.lower()]
+        if not self._first_time(delivery, now):
+            return self._answer(409, "replayed", f"{model}: delivery {delivery} was received before")
+        try:
+            policy = policy_for(default_policy_path(model, self.policy_dir), model)
+        except (PolicyError, BadInputError) as exc:
+            return self._answer(200, "ignored", f"{model}: no usable policy ({exc})")
+        event = prefect_event(body, policy.champion_alias)
+        if event is None or event.resource.get("modelgate.model") != model:
+            return self._answer(200, "ignored", f"{model}: not a new version or a move of {policy.champion_alias!r}")
+        self.emit(event)
+        return self._answer(200, "emitted", f"{event.event} {event.resource['prefect.resource.id']}")
+
+    async def health(self, request: Request) -> JSONResponse:
+        with self.lock:
+            return JSONResponse({"ok": True, "counts": dict(self.counts)})
+
+
+def serve(host: str, port: int, policy_dir: str, window_s: float) -> None:
+    """Run the receiver with uvicorn until interrupted."""
+    import uvicorn
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    uvicorn.run(Receiver(policy_dir, window_s).app, host=host, port=port, log_level="warning")
