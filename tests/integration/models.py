@@ -171,7 +171,8 @@ class RegistryReader(mlflow.pyfunc.PythonModel):
 
 
 class SlowAtFirst(mlflow.pyfunc.PythonModel):
-    """Takes 5 ms for its first 30 batches of seven rows, then answers at once (a burst of load, seen from inside)."""
+    """Takes 100 ms for its first 30 batches of seven rows, then answers at once (a burst of load, seen from
+    inside)."""
 
     def predict(self, context, model_input: pd.DataFrame, params=None):
         import time
@@ -179,5 +180,5 @@ class SlowAtFirst(mlflow.pyfunc.PythonModel):
         if len(model_input) == 7:
             self.sevens = getattr(self, "sevens", 0) + 1
             if self.sevens <= 30:
-                time.sleep(0.005)
+                time.sleep(0.1)
         return np.full(len(model_input), 0.5)

@@ -61,13 +61,14 @@ gates:
   evaluation: {{metrics: {{accuracy: {{threshold: 0.1}}}}}}
   robustness: {{enabled: false}}
   integration: {{enabled: false}}
-  latency: {{batch_sizes: [7], iterations: 30, warmup: 0, slo_p95_ms: {{7: 3.0}}, confirm_failures: {confirm}}}
+  latency: {{batch_sizes: [7], iterations: 30, warmup: 0, slo_p95_ms: {{7: 50.0}}, confirm_failures: {confirm}}}
 """
 
 
 @pytest.mark.parametrize(("confirm", "status"), [(True, "passed"), (False, "failed")])
 def test_a_failing_sweep_is_timed_again(registry, tmp_path, confirm, status):
-    """A model slow for its first 30 calls fails one sweep; the second sweep decides when the policy confirms."""
+    """A model slow for its first 30 calls fails one sweep; the second sweep decides when the policy confirms.
+    (The SLO leaves room for a loaded machine: the fast calls take about a millisecond alone.)"""
     frame = pd.DataFrame({"a": np.linspace(0, 1, 40), "b": np.linspace(1, 0, 40), "y": [0, 1] * 20})
     frame.to_parquet(tmp_path / "eval.parquet")
     version = log_python_model("burst", SlowAtFirst(), frame[["a", "b"]].head(5))
@@ -77,11 +78,11 @@ def test_a_failing_sweep_is_timed_again(registry, tmp_path, confirm, status):
         lat = latency_step(ctx, run)
     assert lat.status.value == status, lat.summary
     first = lat.details["first_sweep"] if confirm else lat.details
-    assert first["failures"][0].startswith("batch 7: p95 ") and first["candidate"][0]["p95_ms"] > 5.0
+    assert first["failures"][0].startswith("batch 7: p95 ") and first["candidate"][0]["p95_ms"] > 100.0
     if confirm:
         assert "A first sweep failed (batch 7: p95 " in lat.summary
-        assert lat.summary.endswith(" ms > SLO 3.0 ms) and a second passed: judged on the second.")
-        assert lat.details["candidate"][0]["p95_ms"] < 3.0
+        assert lat.summary.endswith(" ms > SLO 50.0 ms) and a second passed: judged on the second.")
+        assert lat.details["candidate"][0]["p95_ms"] < 50.0
     else:
         assert "first_sweep" not in lat.details
 

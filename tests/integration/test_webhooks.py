@@ -92,6 +92,13 @@ def test_registry_events_start_promotions_and_reconciles(registry, prefect_serve
             for model in (MODEL, "no-policy-model"):
                 done = run(env, modelgate, "webhooks", "install", "--model", model, "--url", url)
                 assert done.returncode == 0, done.stderr
+            for args, error in [
+                (["--model", "nope", "--url", url], "error: registered model 'nope' not found"),
+                (["--model", MODEL, "--url", "ftp://127.0.0.1/x"], "error: webhook URL 'ftp://127.0.0.1/x' is not"),
+            ]:
+                bad = run(env, modelgate, "webhooks", "install", *args)
+                assert bad.returncode == 2 and bad.stderr.startswith(error), bad.stderr
+            assert len(c.list_webhooks()) == 2  # the bad calls changed nothing
             listed = run(env, modelgate, "webhooks", "list")
             assert f"{MODEL}" in listed.stdout and f"{url}?model={MODEL}" in listed.stdout
             secrets = json.loads((registry.root / "home" / "webhooks" / "secrets.json").read_text())
