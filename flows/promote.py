@@ -27,9 +27,9 @@ from tasks.promotion_tasks import (
     load_inputs_task,
     load_policy_task,
     publish_task,
-    reconcile_task,
 )
 from tasks.publishing import presentation
+from tasks.reconcile_tasks import reconcile_task
 from tasks.states import final_state
 
 

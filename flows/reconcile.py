@@ -6,8 +6,8 @@ from prefect import flow
 
 from gates.names import RECONCILE_FLOW
 from tasks.policy_files import default_policy_path, policy_for
-from tasks.promotion_tasks import reconcile_task
 from tasks.reconcile import Reconciled
+from tasks.reconcile_tasks import reconcile_task
 
 
 @flow(name=RECONCILE_FLOW, flow_run_name="reconcile {model}", log_prints=True, validate_parameters=True)

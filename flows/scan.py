@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from gates.errors import BadInputError
 from gates.names import PROMOTE_DEPLOYMENT
 from tasks.policy_files import load_policy
-from tasks.promotion_tasks import reconcile_task
+from tasks.reconcile_tasks import reconcile_task
 from tasks.scan_steps import find_undecided, promotions_in_flight, resume_overdue, scan_targets
 
 

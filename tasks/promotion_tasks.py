@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import mlflow
-from prefect import get_run_logger, task
+from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from gates.approval import ApprovalRecord
@@ -28,10 +28,8 @@ from tasks.publishing import (
     publish_prefect,
     write_local_report,
 )
-from tasks.reconcile import Reconciled, reconcile
+from tasks.reconcile_tasks import IO_RETRIES, not_bad_input
 from tasks.retrying import check_reachable
-
-IO_RETRIES = 2  # on top of each call's own retries (tasks.retrying)
 
 
 @task(name="load-policy", cache_policy=NO_CACHE)
@@ -43,28 +41,6 @@ def load_policy_task(policy_path: str, model: str, judging: bool = False) -> Pro
     if judging:
         warm_up()
     return policy
-
-
-def _not_bad_input(_task: object, _run: object, state: object) -> bool:
-    """Retry a task unless it failed on bad input (retrying cannot change that)."""
-    return not isinstance(state.result(raise_on_failure=False), BadInputError)  # type: ignore[attr-defined]
-
-
-@task(
-    name="reconcile",
-    cache_policy=NO_CACHE,
-    retries=IO_RETRIES,
-    retry_delay_seconds=2,
-    retry_condition_fn=_not_bad_input,
-)
-def reconcile_task(policy: PromotionPolicy, trigger: str) -> Reconciled:
-    """Registry and ledger agree before anything new is decided (under the model's lock)."""
-    with promotion_lock(policy.model_name, policy.concurrency.lock_timeout_s):
-        found = reconcile(policy, trigger)
-    log = get_run_logger()
-    for line in found.lines():
-        (log.warning if found.changed else log.info)("reconcile %s: %s", policy.model_name, line)
-    return found
 
 
 def check_rolled_back(policy: PromotionPolicy, version: str, force: bool, reason: str) -> None:
@@ -107,7 +83,7 @@ def judge_task(inputs: PromotionInputs, key: str, refresh: bool, store: bool, at
     cache_policy=NO_CACHE,
     retries=IO_RETRIES,
     retry_delay_seconds=2,
-    retry_condition_fn=_not_bad_input,
+    retry_condition_fn=not_bad_input,
 )
 def earlier_decision_task(policy: PromotionPolicy, key: str) -> ledger.LedgerEntry | None:
     """A standing rejection with the same evaluation key, if any."""
