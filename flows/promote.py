@@ -27,6 +27,7 @@ from tasks.promotion_tasks import (
     load_inputs_task,
     load_policy_task,
     publish_task,
+    still_stands,
 )
 from tasks.publishing import presentation
 from tasks.reconcile_tasks import reconcile_task
@@ -92,7 +93,7 @@ def _promote(
         if dry_run:
             return publish_task(inputs, _dry_run(judged, decision))
         prior = None if force else earlier_decision_task(policy, key)
-        if prior is not None:
+        if prior is not None and still_stands(prior, gate_run.results):
             return publish_task(inputs, _reused(judged, decision, prior))
         # 3. A person, when the policy asks for one.
         approval = None

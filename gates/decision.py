@@ -49,8 +49,8 @@ def decide(results: Sequence[GateResult], *, require_approval_on_warning: bool =
             failing_gates=tuple(r.gate for r in failing),
             warning_gates=tuple(r.gate for r in warnings),
         )
-    ran = [r for r in results if r.status is not GateStatus.SKIPPED]
-    if not ran:
+    ran = [r for r in results if r.status is not GateStatus.SKIPPED and r.gate != "provenance"]
+    if not ran:  # provenance says where a model came from, not whether it is good
         return Decision(verdict=Verdict.REJECT, reasons=("every gate was skipped",))
     if warnings and require_approval_on_warning:
         return Decision(

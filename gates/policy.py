@@ -516,8 +516,11 @@ class OutputCheckGatePolicy(StrictModel):
     )
 
 
-Requirement = Literal["require", "warn", "off"]
-REQUIREMENT_HELP = "require: a miss fails the gate; warn: a miss is reported and the gate warns; off: not checked."
+Requirement = Literal["require", "warn", "report", "off"]
+REQUIREMENT_HELP = (
+    "require: a miss fails the gate; warn: a miss makes the gate warn; report: a miss is listed, the gate is not "
+    "changed by it; off: not checked."
+)
 
 
 class ProvenanceGatePolicy(StrictModel):
@@ -526,23 +529,28 @@ class ProvenanceGatePolicy(StrictModel):
     enabled: bool = Field(True, description="Run this gate.")
     blocking: bool = Field(True, description="A failure blocks promotion (otherwise it is a warning).")
     source_run: Requirement = Field(
-        "require", description=f"The version's source run exists and is FINISHED. {REQUIREMENT_HELP}"
+        "require",
+        description="The version's source run exists and is FINISHED. A run deleted, missing, FAILED or KILLED is "
+        "a miss; a version logged without a run, or whose run is still running, is only reported (it is how "
+        f"MLflow 3 logs models outside a run, and how a training script registers before it ends). {REQUIREMENT_HELP}",
     )
-    parameters: Requirement = Field("warn", description=f"The source run logged parameters. {REQUIREMENT_HELP}")
+    parameters: Requirement = Field("report", description=f"The source run logged parameters. {REQUIREMENT_HELP}")
     training_data: Requirement = Field(
-        "warn",
+        "report",
         description="The training data is recorded: an mlflow.data input of the source run, or a dataset-hash tag "
         f"(data_tags) on the run or the version. {REQUIREMENT_HELP}",
     )
-    signature: Requirement = Field("warn", description=f"The version has a signature. {REQUIREMENT_HELP}")
-    input_example: Requirement = Field("warn", description=f"The version has an input example. {REQUIREMENT_HELP}")
+    signature: Requirement = Field("report", description=f"The version has a signature. {REQUIREMENT_HELP}")
+    input_example: Requirement = Field("report", description=f"The version has an input example. {REQUIREMENT_HELP}")
     author: Requirement = Field(
-        "require", description=f"Who registered the version, and when, is known. {REQUIREMENT_HELP}"
+        "report",
+        description="Who logged the version is known (the version's user, or its run's mlflow.user; the creation "
+        f"time always is). {REQUIREMENT_HELP}",
     )
     files_unchanged: Requirement = Field(
         "require",
-        description="The files judged are the files modelgate stamped when it first saw the version, and are "
-        f"still the registry's just before the champion alias moves. {REQUIREMENT_HELP}",
+        description="The files judged are the files modelgate stamped when it first decided on the version, and "
+        f"are still the registry's just before the champion alias moves. {REQUIREMENT_HELP}",
     )
     data_tags: list[str] = Field(
         default_factory=lambda: ["dataset_hash", "dataset_digest", "training_data_hash", "data_hash"],

@@ -39,14 +39,19 @@ class ProvenanceFacts:
     judged_digest: str  # sha256 of the files judged
     stamped_digest: str | None  # sha256 stamped when modelgate first saw the version
     stamped_at: str | None
+    stamps: bool = True  # this attempt stamps the files' digest when there is none yet (False in a dry run)
+
+
+SOFT_RUN_STATES = ("none", "RUNNING")  # a model logged without a run; a run still open: reported, never failed
 
 
 def _checks(facts: ProvenanceFacts) -> dict[str, tuple[bool, str]]:
     """Per requirement: (met, what was found)."""
-    run = facts.run_id or "none"
+    run = f"run {facts.run_id}" if facts.run_id else "no source run"
     data = [*facts.datasets, *facts.data_tags]
     if facts.stamped_digest is None:
-        files = (True, f"sha256 {facts.judged_digest[:12]}: first seen now (stamped)")
+        when = "stamped with this decision" if facts.stamps else "not stamped by a dry run"
+        files = (True, f"sha256 {facts.judged_digest[:12]}: first seen now ({when})")
     elif facts.stamped_digest == facts.judged_digest:
         files = (True, f"sha256 {facts.judged_digest[:12]}, as first seen {facts.stamped_at or ''}".rstrip())
     else:
@@ -56,7 +61,7 @@ def _checks(facts: ProvenanceFacts) -> dict[str, tuple[bool, str]]:
             f"{facts.stamped_digest[:12]} then, {facts.judged_digest[:12]} now",
         )
     return {
-        "source_run": (facts.run_state == "FINISHED", f"run {run}: {facts.run_state}"),
+        "source_run": (facts.run_state == "FINISHED", f"{run}: {facts.run_state}" if facts.run_id else run),
         "parameters": (facts.parameters > 0, f"{facts.parameters} parameter(s) logged"),
         "training_data": (bool(data), "; ".join(data) if data else "no mlflow.data input and no dataset-hash tag"),
         "signature": (facts.signature, "signature logged" if facts.signature else "no signature"),
@@ -75,19 +80,26 @@ def judge_provenance(facts: ProvenanceFacts, policy: ProvenanceGatePolicy) -> Ga
 
 
 def _judge(facts: ProvenanceFacts, policy: ProvenanceGatePolicy) -> GateResult:
-    required, warned, measurements = [], [], []
+    required: list[str] = []
+    warned: list[str] = []
+    reported: list[str] = []
+    measurements: list[Measurement] = []
     for name, (met, found) in _checks(facts).items():
         level = getattr(policy, name)
         if level == "off":
             continue
-        if not met:
+        if name == "source_run" and facts.run_state in SOFT_RUN_STATES:
+            level = "report"
+        if not met and level in ("require", "warn"):
             (required if level == "require" else warned).append(f"{name.replace('_', ' ')}: {found}")
+        elif not met:
+            reported.append(f"{name.replace('_', ' ')}: {found}")
         measurements.append(
             Measurement(
                 name=name,
                 value=1.0 if met else 0.0,
                 passed=met if level == "require" else None,
-                rule="required" if level == "require" else "reported (warn)",
+                rule={"require": "required", "warn": "warns when missing", "report": "reported"}[level],
                 note=found,
             )
         )
@@ -96,13 +108,18 @@ def _judge(facts: ProvenanceFacts, policy: ProvenanceGatePolicy) -> GateResult:
         summary = f"{len(required)} required provenance item(s) missing: {listing(required)}."
     elif warned:
         status = GateStatus.WARNED
-        summary = f"Provenance recorded, except (reported, not required): {listing(warned)}."
+        summary = f"Provenance incomplete (the policy warns): {listing(warned)}."
     else:
         status = GateStatus.PASSED
-        summary = (
-            "Source run, parameters, training data, signature, input example and author recorded; files unchanged."
+        summary = "Provenance as required; files unchanged." + (
+            f" Not recorded (reported only): {listing(reported)}." if reported else ""
         )
-    details = {"facts": facts.__dict__, "missing_required": required, "missing_reported": warned}
+    details = {
+        "facts": facts.__dict__,
+        "missing_required": required,
+        "missing_warned": warned,
+        "missing_reported": reported,
+    }
     return GateResult(
         gate=GATE,
         status=status,

@@ -6,7 +6,7 @@ import math
 import re
 from typing import Any
 
-from gates.result import GateResult, GateStatus
+from gates.result import GateResult
 from gates.serving_policy import ServingPolicy
 
 API_VERSION = "serving.kserve.io/v1beta1"
@@ -32,33 +32,51 @@ def mebibytes(value: float) -> str:
 
 
 def measured_resources(latency: GateResult | None, policy: ServingPolicy) -> tuple[dict[str, Any], dict[str, str]]:
-    """(resources, annotations) from the latency gate: host memory peak -> request, peak x margin -> limit;
-    a GPU when the gate timed on CUDA, with its memory peak and budget as annotations (Kubernetes has no GPU
-    memory limit)."""
-    if latency is None or latency.status is GateStatus.SKIPPED or not latency.details:
-        return {}, {f"{ANNOTATION}/resources": "not measured (the latency gate did not run)"}
-    details = latency.details
-    env = details.get("environment") or {}
-    threads = env.get("threads") or 1
-    requests: dict[str, Any] = {"cpu": str(threads)}
+    """(resources, annotations) from the latency gate: host memory peak -> request, peak x margin -> limit; a GPU
+    only when the judged target ran on CUDA, with its memory peak and budget as annotations (Kubernetes has no
+    GPU memory limit). Nothing is invented when the gate did not measure."""
+    details = latency.details if latency is not None else {}
+    if latency is None or "environment" not in details or not details.get("candidate"):
+        why = "did not run" if latency is None else latency.status.value
+        return {}, {f"{ANNOTATION}/resources": f"not measured (the latency gate {why})"}
+    env = details["environment"]
+    requests: dict[str, Any] = {"cpu": str(env["threads"])} if env.get("threads") else {}
     limits: dict[str, Any] = {}
-    notes = {f"{ANNOTATION}/resources": f"from the latency gate on {env.get('device_name', env.get('device', '?'))}"}
+    on_gpu = details.get("judged_target") == "module" and env.get("module_device") == "cuda"
+    where = env.get("device_name", env.get("device", "?")) if on_gpu else "CPU"
+    notes = {f"{ANNOTATION}/resources": f"from the latency gate ({details.get('judged_target', 'served')} on {where})"}
     host_peak = details.get("host_memory_peak_mib")
     if host_peak:
         requests["memory"] = mebibytes(host_peak)
         limits["memory"] = mebibytes(host_peak * (1 + policy.memory_margin))
         notes[f"{ANNOTATION}/memory-peak-mib"] = f"{host_peak:.0f}"
-    gpu_peaks = [s["peak_memory_mb"] for s in details.get("candidate") or [] if s.get("peak_memory_mb")]
-    if env.get("device") == "cuda":
+    if on_gpu:
         requests["nvidia.com/gpu"] = "1"
         limits["nvidia.com/gpu"] = "1"
+        gpu_peaks = [s["peak_memory_mb"] for s in details["candidate"] if s.get("peak_memory_mb")]
         if gpu_peaks:
             peak = max(gpu_peaks)
             notes[f"{ANNOTATION}/gpu-memory-peak-mib"] = f"{peak:.0f}"
             notes[f"{ANNOTATION}/gpu-memory-budget-mib"] = str(math.ceil(peak * (1 + policy.memory_margin)))
     notes[f"{ANNOTATION}/memory-margin"] = f"{policy.memory_margin:g}"
-    resources = {"requests": requests} | ({"limits": limits} if limits else {})
+    resources = ({"requests": requests} if requests else {}) | ({"limits": limits} if limits else {})
     return resources, notes
+
+
+def served_from(download_uri: str, policy: ServingPolicy) -> tuple[str, dict[str, str]]:
+    """(storageUri, annotations): an `mlflow-artifacts:` URI (a tracking server proxying artifacts) rewritten
+    onto the policy's artifacts_destination; without one it is kept, with a note that KServe cannot read it."""
+    proxied = download_uri.startswith("mlflow-artifacts:")
+    if not proxied:
+        return download_uri, {}
+    if policy.artifacts_destination:
+        path = download_uri.removeprefix("mlflow-artifacts:").lstrip("/")
+        path = path.split("/", 1)[1] if download_uri.startswith("mlflow-artifacts://") and "/" in path else path
+        return f"{policy.artifacts_destination.rstrip('/')}/{path}", {}
+    note = (
+        "mlflow-artifacts: is the tracking server's proxy, which KServe cannot read: set serving.artifacts_destination"
+    )
+    return download_uri, {f"{ANNOTATION}/storage-warning": note}
 
 
 def inference_service(
@@ -73,6 +91,8 @@ def inference_service(
 ) -> dict[str, Any]:
     """The InferenceService manifest for `version` of `model_name` served from `storage_uri`."""
     resources, notes = measured_resources(latency, policy)
+    storage_uri, storage_notes = served_from(storage_uri, policy)
+    notes |= storage_notes
     probe = {"initialDelaySeconds": 5, "periodSeconds": 10, "timeoutSeconds": 5, "failureThreshold": 3}
     model: dict[str, Any] = {
         "modelFormat": {"name": "mlflow"},

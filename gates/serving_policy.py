@@ -34,6 +34,11 @@ class ServingPolicy(BaseModel):
         le=10,
         description="Memory limit = the latency gate's measured peak x (1 + margin); the request is the peak itself.",
     )
+    artifacts_destination: str | None = Field(
+        None,
+        description="Where a tracking server that proxies artifacts keeps them (its --artifacts-destination, e.g. "
+        "s3://bucket/mlartifacts): an mlflow-artifacts: URI, which KServe cannot read, is rewritten onto it.",
+    )
     runtime: str | None = Field(
         None, description="A ServingRuntime to use (default: KServe picks one for modelFormat mlflow, MLServer)."
     )

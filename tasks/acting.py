@@ -231,7 +231,12 @@ def _decide_and_record(
     registry.set_decision_line(c, candidate.ref, shown.line)
     ledger.finalise(
         run_id,
-        {"outcome": outcome.value, "champion_after": after, "message": message[:5000]},
+        {
+            "decision": decision.verdict.value,
+            "outcome": outcome.value,
+            "champion_after": after,
+            "message": message[:5000],
+        },
         {r.gate: r.status.value for r in results},
     )
     return _check_after(j, result)

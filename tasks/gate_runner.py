@@ -10,7 +10,7 @@ from gates import provenance
 from gates.context import GateContext
 from gates.errors import BadInputError
 from gates.registry import DATA_GATES, MODEL_GATES, skipped_because
-from gates.result import GateResult
+from gates.result import GateResult, errored
 from tasks.fault_points import checkpoint
 from tasks.gate_steps import (
     bias_step,
@@ -71,13 +71,20 @@ def _model_step(
     raise KeyError(f"no step for gate {name!r}")
 
 
-def with_provenance(inputs: PromotionInputs, gate_run: GateRun) -> GateRun:
-    """The gate run with a fresh provenance result (never cached: a source run can be deleted at any time)."""
+def with_provenance(inputs: PromotionInputs, gate_run: GateRun, stamps: bool) -> GateRun:
+    """The gate run with a fresh provenance result (never cached: a source run can be deleted at any time);
+    `stamps`: whether this attempt will stamp the files' digest (not a dry run)."""
     gate = inputs.policy.gates.provenance
     results = [r for r in gate_run.results if r.gate != provenance.GATE]
     if gate.enabled:  # in registry order: after the data gates, first among the model gates
         at = sum(1 for r in results if r.gate in {g.name for g in DATA_GATES})
-        results.insert(at, provenance.judge_provenance(gather(inputs), gate))
+        try:
+            found = provenance.judge_provenance(gather(inputs, stamps), gate)
+        except Exception as exc:  # e.g. the source run's experiment is not readable with these credentials
+            found = errored(
+                provenance.GATE, f"the registry could not be read: {type(exc).__name__}: {exc}", blocking=gate.blocking
+            )
+        results.insert(at, found)
     return GateRun(results, gate_run.extra_files)
 
 

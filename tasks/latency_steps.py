@@ -77,7 +77,7 @@ def latency_step(ctx: GateContext, run: JudgingRun) -> GateResult:
     }
     result = latency.judge_latency(stats[judged]["candidate"], stats[judged].get("champion"), gate, env, note)
     if gate.confirm_failures and result.status in (GateStatus.FAILED, GateStatus.WARNED):
-        result, stats[judged] = _confirm(result, run, labels, judged, gate, deadline, env, note, stats[judged])
+        result, stats[judged] = _confirm(result, run, labels, judged, gate, env, note, stats[judged])
     both = {t: {label: [s.to_dict() for s in by_label[label]] for label in by_label} for t, by_label in stats.items()}
     views = {label: setups[label]["module_view"] for label in labels}
     details = {
@@ -96,14 +96,13 @@ def _confirm(
     labels: list[str],
     target: str,
     gate: LatencyGatePolicy,
-    deadline: float,
     env: dict,
     note: str,
     stats: dict[str, list[LatencyStats]],
 ) -> tuple[GateResult, dict[str, list[LatencyStats]]]:
     """Time the judged target again after a failing sweep; the second sweep decides (latency.confirmed)."""
-    try:
-        again = _time_target(run, labels, target, gate, deadline)
+    try:  # its own time limit: a loaded machine, the case it is for, may have used most of the first's
+        again = _time_target(run, labels, target, gate, time.monotonic() + gate.timeout_s)
     except _Timeout as exc:
         return latency.confirmed(first, errored(latency.GATE, f"the {exc} timed out")), stats
     except _Failed as exc:

@@ -11,6 +11,7 @@ from gates.decision import Decision
 from gates.errors import BadInputError
 from gates.outcome import PromotionOutcome
 from gates.policy import PromotionPolicy
+from gates.result import GateResult
 from tasks import evidence_store, ledger, registry
 from tasks.acting import Judged, act
 from tasks.evidence import evidence_root
@@ -70,12 +71,12 @@ def judge_task(inputs: PromotionInputs, key: str, refresh: bool, store: bool, at
     if not refresh:
         cached = evidence_store.fetch(key)
         if cached is not None:
-            return with_provenance(inputs, cached), True
+            return with_provenance(inputs, cached, store), True
     out_dir = evidence_root() / "attempts" / inputs.policy.model_name / f"v{inputs.candidate.version}" / attempt
     gate_run = run_gates(inputs, out_dir)
     if store:
         evidence_store.store(key, inputs.policy.model_name, gate_run)
-    return with_provenance(inputs, gate_run), False
+    return with_provenance(inputs, gate_run, store), False
 
 
 @task(
@@ -90,13 +91,21 @@ def earlier_decision_task(policy: PromotionPolicy, key: str) -> ledger.LedgerEnt
     return ledger.decided_before(policy.model_name, policy.ledger_experiment, key)
 
 
+def still_stands(prior: ledger.LedgerEntry, results: list[GateResult]) -> bool:
+    """Whether an earlier rejection with the same evaluation key is reused: not when provenance (judged afresh on
+    every attempt, outside the key) rejected it and no longer does (say, the source run has finished since)."""
+    was = prior.gates.get("provenance") in ("failed", "errored")
+    now = next((r for r in results if r.gate == "provenance"), None)
+    return not was or (now is not None and now.blocks_promotion)
+
+
 @task(name="act", cache_policy=NO_CACHE)
 def act_task(judged: Judged, decision: Decision, approval: ApprovalRecord | None, force: bool) -> PromotionOutcome:
     """Ledger first, under the model's lock: open the entry, move the alias (compare-and-set), finalise."""
     policy = judged.inputs.policy
     with promotion_lock(policy.model_name, policy.concurrency.lock_timeout_s):
         prior = None if force else earlier_decision_task.fn(policy, judged.key)
-        if prior is not None:
+        if prior is not None and still_stands(prior, judged.results):
             raise AlreadyDecided(prior)
         return act(judged, decision, approval, lambda outcome, run_id: presentation(judged.inputs, outcome, run_id))
 

@@ -43,7 +43,7 @@ def _run_facts(c: MlflowClient, run_id: str | None) -> tuple[str, int, tuple[str
     return state, len(run.data.params), datasets, dict(run.data.tags), user
 
 
-def gather(inputs: PromotionInputs) -> ProvenanceFacts:
+def gather(inputs: PromotionInputs, stamps: bool = True) -> ProvenanceFacts:
     """What the registry says about the candidate, and what its judged files hash to."""
     c = client()
     copy: ModelCopy = inputs.candidate
@@ -65,6 +65,7 @@ def gather(inputs: PromotionInputs) -> ProvenanceFacts:
         judged_digest=copy.digest,
         stamped_digest=(mv.tags or {}).get(STAMP),
         stamped_at=(mv.tags or {}).get(STAMPED_AT),
+        stamps=stamps,
     )
 
 

@@ -80,6 +80,7 @@ def recorded_manifest(model: str, experiment: str, version: str | None = None) -
             path = retried(client().download_artifacts, run_id, ARTIFACT, tmp)
         except MlflowException:
             raise BadInputError(
-                f"ledger run {run_id} ({model} v{version}) holds no {ARTIFACT} (serving.manifest was off)"
+                f"ledger run {run_id} ({model} v{version}) holds no {ARTIFACT} (serving.manifest was off, or the "
+                "attempt's warnings say why it was not written)"
             ) from None
         return Path(path).read_text()

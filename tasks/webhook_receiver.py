@@ -3,15 +3,17 @@ emits Prefect events the deployments' triggers act on: a created version starts 
 move starts `reconcile` for that model.
 
 POST /mlflow?model=<model>  a delivery. 401: unsigned, wrongly signed, stale (outside the window) or for a
-                            model without an installed secret; 409: a delivery id seen before; 200 otherwise
-                            (emitted, or ignored with a log line: no policy, another alias). Nothing is
-                            emitted for a refused delivery, and each refusal is counted in the log.
+                            model without an installed secret; 409: a delivery id seen before; 503: the event
+                            could not be emitted (MLflow retries); 200 otherwise (emitted, or ignored with a
+                            log line: no policy, another alias). Nothing is emitted for a refused delivery,
+                            and each refusal is counted in the log.
 GET  /health                the counts so far.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -89,7 +91,14 @@ class Receiver:
         event = prefect_event(body, policy.champion_alias)
         if event is None or event.resource.get("modelgate.model") != model:
             return self._answer(200, "ignored", f"{model}: not a new version or a move of {policy.champion_alias!r}")
-        self.emit(event)
+        try:
+            sent, why = self.emit(event), "the events client returned nothing"
+        except Exception as exc:  # the delivery is answered, never dropped: MLflow retries it
+            sent, why = None, f"{type(exc).__name__}: {exc}"
+        if sent is None:
+            with self.lock:
+                self.seen.pop(delivery, None)  # a retry of this delivery is not a replay
+            return self._answer(503, "failed", f"{event.event} not emitted ({why})")
         return self._answer(200, "emitted", f"{event.event} {event.resource['prefect.resource.id']}")
 
     async def health(self, request: Request) -> JSONResponse:
@@ -98,8 +107,15 @@ class Receiver:
 
 
 def serve(host: str, port: int, policy_dir: str, window_s: float) -> None:
-    """Run the receiver with uvicorn until interrupted."""
+    """Run the receiver with uvicorn until interrupted; BadInputError without a Prefect server to emit to."""
     import uvicorn
+
+    if not os.environ.get("PREFECT_API_URL"):
+        raise BadInputError("the receiver needs PREFECT_API_URL: the Prefect server whose triggers act on its events")
+    if window_s <= 0:
+        raise BadInputError(f"--window must be positive, not {window_s:g}")
+    if not Path(policy_dir).is_dir():
+        raise BadInputError(f"policy directory not found: {policy_dir}")
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     uvicorn.run(Receiver(policy_dir, window_s).app, host=host, port=port, log_level="warning")

@@ -85,24 +85,31 @@ def installed() -> list[dict[str, str]]:
     ]
 
 
-def uninstall(model: str) -> int:
-    """Delete the model's webhooks and its secret; returns how many webhooks were deleted."""
+def _delete(model: str, keep: str | None = None) -> int:
+    """Delete the model's webhooks (all but `keep`); returns how many."""
     c = client()
     gone = [w for w in installed() if w["model"] == model or w["name"] == webhook_name(model)]
+    gone = [w for w in gone if w["webhook_id"] != keep]
     for w in gone:
         retried(c.delete_webhook, w["webhook_id"])
-    kept = read_secrets()
-    if kept.pop(model, None) is not None:
-        _write_secrets(kept)
     return len(gone)
 
 
+def uninstall(model: str) -> int:
+    """Delete the model's webhooks and its secret; returns how many webhooks were deleted."""
+    deleted = _delete(model)
+    kept = read_secrets()
+    if kept.pop(model, None) is not None:
+        _write_secrets(kept)
+    return deleted
+
+
 def install(model: str, url: str) -> dict[str, str]:
-    """(Re)register the model's webhook for created versions and alias changes with a fresh secret."""
+    """Register the model's webhook for created versions and alias changes with a fresh secret; a webhook
+    installed before is replaced only once the tracking server has accepted the new one."""
     c = client()
     target = model_url(url, model)
     resolve_registered_model(c, model)
-    uninstall(model)
     secret = secrets.token_urlsafe(32)
     try:
         hook = retried(
@@ -116,4 +123,5 @@ def install(model: str, url: str) -> dict[str, str]:
     except MlflowException as exc:
         raise BadInputError(f"the tracking server refused the webhook: {str(exc).splitlines()[0]}") from None
     _write_secrets({**read_secrets(), model: secret})
+    _delete(model, keep=hook.webhook_id)
     return {"model": model, "webhook_id": hook.webhook_id, "url": target}

@@ -79,7 +79,7 @@ def test_a_version_logged_without_signature_gets_the_eval_columns(registry, synt
     assert {g.gate: g.status.value for g in second.gates} == {
         "data_validation": "passed",
         "drift": "skipped",  # no reference data
-        "provenance": "warned",  # no signature, input example, parameters or training data: reported, not required
+        "provenance": "passed",  # no signature, input example, parameters or training data: reported, not required
         "output_check": "passed",
         "evaluation": "passed",
         "bias": "skipped",  # no sensitive features

@@ -55,11 +55,11 @@ def test_a_version_without_a_signature(registry, logged):
     assert strict.decision.verdict is Verdict.REJECT and strict.decision.failing_gates == ("provenance",)
     assert gate(strict, "provenance").summary == "1 required provenance item(s) missing: signature: no signature."
     assert registry.client().get_model_version("unsigned-lr", version).tags == {}  # a dry run stamps nothing
-    # By default a missing signature, input example, parameters and training data are reported, not required.
+    # By default a missing signature, input example, parameters and training data are listed, not judged.
     outcome = promote(version, policy("unsigned-lr"), model="unsigned-lr")
     assert outcome.outcome is Outcome.PROMOTED, outcome.decision.reasons
     found = gate(outcome, "provenance")
-    assert found.status.value == "warned" and found.details["missing_required"] == []
+    assert found.status.value == "passed" and found.details["missing_required"] == []
     assert [m.split(":")[0] for m in found.details["missing_reported"]] == [
         "parameters",
         "training data",
@@ -68,6 +68,28 @@ def test_a_version_without_a_signature(registry, logged):
     ]
     tags = registry.client().get_model_version("unsigned-lr", version).tags
     assert tags["modelgate.files_sha256"] == found.details["facts"]["judged_digest"]
+
+
+def test_a_version_logged_without_a_run_or_whose_run_is_still_open(registry, logged):
+    """MLflow 3 logs a model outside any run; a training script registers before its run ends: both promote."""
+    import mlflow.sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    train, policy = logged
+    model = LogisticRegression().fit(train[["a", "b", "c"]], train["y"])
+    info = mlflow.sklearn.log_model(model, name="model", registered_model_name="runless-lr")
+    version = str(info.registered_model_version)
+    assert registry.client().get_model_version("runless-lr", version).run_id is None
+    outcome = promote(version, policy("runless-lr"), model="runless-lr")
+    assert outcome.outcome is Outcome.PROMOTED, outcome.decision.reasons
+    assert gate(outcome, "provenance").details["missing_reported"][0] == "source run: no source run"
+
+    open_run = log_sklearn_model("open-lr", train, ["a", "b", "c"], "y", 1.0)
+    c = registry.client()
+    c.update_run(c.get_model_version("open-lr", open_run).run_id, status="RUNNING")
+    still = promote(open_run, policy("open-lr"), model="open-lr")
+    assert still.outcome is Outcome.PROMOTED, still.decision.reasons
+    assert gate(still, "provenance").details["missing_reported"][0].endswith(": RUNNING")
 
 
 def test_a_version_whose_source_run_was_deleted(registry, logged):
@@ -80,6 +102,10 @@ def test_a_version_whose_source_run_was_deleted(registry, logged):
     assert outcome.outcome is Outcome.REJECTED and outcome.decision.failing_gates == ("provenance",)
     assert gate(outcome, "provenance").details["missing_required"] == [f"source run: run {run_id}: deleted"]
     assert c.get_registered_model("orphan-lr").aliases == {}
+    # The run restored: provenance passes now, so the rejection with the same evaluation key is not reused.
+    c.restore_run(run_id)
+    again = promote(version, policy("orphan-lr"), model="orphan-lr")
+    assert again.outcome is Outcome.PROMOTED and not again.reused, again.decision.reasons
 
 
 def test_files_changed_after_judging_and_before_the_alias_move(registry, logged, tmp_path, monkeypatch):

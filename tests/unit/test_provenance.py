@@ -39,19 +39,47 @@ def test_everything_recorded_passes_and_says_what_was_found():
     }
 
 
-def test_an_ordinary_model_without_data_or_example_warns_by_default():
-    bare = replace(FULL, parameters=0, datasets=(), signature=False, input_example=False, stamped_digest=None)
-    result = judge_provenance(bare, ProvenanceGatePolicy())
-    assert result.status is GateStatus.WARNED and not result.blocks_promotion
-    assert result.summary == (
-        "Provenance recorded, except (reported, not required): parameters: 0 parameter(s) logged; training data: "
-        "no mlflow.data input and no dataset-hash tag; signature: no signature; input example: no input example."
+def test_an_ordinary_model_passes_and_the_missing_items_are_listed():
+    """Logged without a run (MLflow 3 allows it), parameters, data, signature or example: reported, not judged."""
+    bare = replace(
+        FULL,
+        run_id=None,
+        run_state="none",
+        parameters=0,
+        datasets=(),
+        signature=False,
+        input_example=False,
+        author=None,
+        stamped_digest=None,
     )
-    strict = ProvenanceGatePolicy(signature="require", parameters="off")
+    result = judge_provenance(bare, ProvenanceGatePolicy())
+    assert result.status is GateStatus.PASSED
+    assert result.summary == (
+        "Provenance as required; files unchanged. Not recorded (reported only): source run: no source run; "
+        "parameters: 0 parameter(s) logged; training data: no mlflow.data input and no dataset-hash tag; "
+        "signature: no signature; input example: no input example; author: by unknown, created "
+        "2026-12-07T10:00:00+00:00."
+    )
+    assert next(m.note for m in result.measurements if m.name == "files_unchanged") == (
+        "sha256 aaaaaaaaaaaa: first seen now (stamped with this decision)"
+    )
+    dry = judge_provenance(replace(bare, stamps=False), ProvenanceGatePolicy())
+    assert next(m.note for m in dry.measurements if m.name == "files_unchanged").endswith("(not stamped by a dry run)")
+    # A run still open when the version is judged is reported, even when the policy requires the source run.
+    running = judge_provenance(replace(FULL, run_state="RUNNING"), ProvenanceGatePolicy())
+    assert running.status is GateStatus.PASSED and running.details["missing_reported"] == [
+        "source run: run r1: RUNNING"
+    ]
+    strict = ProvenanceGatePolicy(signature="require", parameters="off", training_data="warn")
     failed = judge_provenance(bare, strict)
     assert failed.status is GateStatus.FAILED and failed.blocks_promotion
     assert failed.summary == "1 required provenance item(s) missing: signature: no signature."
     assert "parameters" not in {m.name for m in failed.measurements}
+    warned = judge_provenance(replace(bare, signature=True), strict)
+    assert warned.status is GateStatus.WARNED
+    assert warned.summary == (
+        "Provenance incomplete (the policy warns): training data: no mlflow.data input and no dataset-hash tag."
+    )
 
 
 def test_a_deleted_run_and_changed_files_fail():

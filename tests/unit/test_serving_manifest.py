@@ -7,7 +7,7 @@ import pytest
 
 from gates.errors import PolicyError
 from gates.policy import parse_policy
-from gates.result import GateResult, GateStatus
+from gates.result import GateResult, GateStatus, errored
 from gates.serving_manifest import inference_service, service_name
 from gates.serving_policy import ServingPolicy
 from tests.kserve_schema import problems
@@ -15,10 +15,17 @@ from tests.kserve_schema import problems
 URI = "s3://models/12/artifacts"
 
 
-def latency(device: str, host_peak: float | None = 612.4, gpu_peaks: tuple = (None, None)) -> GateResult:
-    env = {"device": device, "device_name": "NVIDIA H100" if device == "cuda" else "x86_64", "threads": 2}
+def latency(
+    device: str, host_peak: float | None = 612.4, gpu_peaks: tuple = (None, None), judged: str = "served"
+) -> GateResult:
+    env = {
+        "device": device,
+        "device_name": "NVIDIA H100" if device == "cuda" else "x86_64",
+        "threads": 2,
+        "module_device": device,
+    }
     candidate = [{"batch_size": b, "peak_memory_mb": p} for b, p in zip((1, 64), gpu_peaks, strict=True)]
-    details = {"environment": env, "candidate": candidate, "host_memory_peak_mib": host_peak}
+    details = {"environment": env, "candidate": candidate, "host_memory_peak_mib": host_peak, "judged_target": judged}
     return GateResult(gate="latency", status=GateStatus.PASSED, summary="ok", details=details)
 
 
@@ -54,23 +61,47 @@ def test_cpu_measurements_become_requests_and_limits():
 
 
 def test_a_gpu_measurement_asks_for_a_gpu_and_states_its_memory_budget():
-    manifest = build(ServingPolicy(memory_margin=0.25), latency("cuda", gpu_peaks=(310.2, 1500.0)))
+    manifest = build(ServingPolicy(memory_margin=0.25), latency("cuda", gpu_peaks=(310.2, 1500.0), judged="module"))
     assert problems(manifest) == []
     resources = manifest["spec"]["predictor"]["model"]["resources"]
     assert resources["requests"]["nvidia.com/gpu"] == "1" and resources["limits"]["nvidia.com/gpu"] == "1"
     notes = manifest["metadata"]["annotations"]
     assert notes["serving.modelgate.io/gpu-memory-peak-mib"] == "1500"
     assert notes["serving.modelgate.io/gpu-memory-budget-mib"] == "1875"
-    assert notes["serving.modelgate.io/resources"] == "from the latency gate on NVIDIA H100"
+    assert notes["serving.modelgate.io/resources"] == "from the latency gate (module on NVIDIA H100)"
+    # On the same GPU machine, a model judged as served (predict() on CPU) asks for no GPU.
+    served = build(gate=latency("cuda", judged="served"))["spec"]["predictor"]["model"]["resources"]
+    assert served == {"requests": {"cpu": "2", "memory": "613Mi"}, "limits": {"memory": "919Mi"}}
 
 
 def test_without_a_latency_measurement_no_resources_are_invented():
     skipped = GateResult(gate="latency", status=GateStatus.SKIPPED, summary="no GPU")
-    for gate in (None, skipped):
+    broken = errored("latency", "the candidate's latency sweep timed out")
+    for gate, why in ((None, "did not run"), (skipped, "skipped"), (broken, "errored")):
         manifest = build(gate=gate)
         assert problems(manifest) == []
         assert "resources" not in manifest["spec"]["predictor"]["model"]
-        assert manifest["metadata"]["annotations"]["serving.modelgate.io/resources"].startswith("not measured")
+        assert (
+            manifest["metadata"]["annotations"]["serving.modelgate.io/resources"]
+            == f"not measured (the latency gate {why})"
+        )
+
+
+def test_a_proxied_artifact_uri_is_served_from_the_destination():
+    proxied = "mlflow-artifacts:/3/models/m-1/artifacts"
+    policy = ServingPolicy(artifacts_destination="s3://ml/artifacts/")
+    for uri in (proxied, "mlflow-artifacts://tracking:5000/3/models/m-1/artifacts"):
+        manifest = inference_service(
+            model_name="m", version="1", storage_uri=uri, policy=policy, latency=None, ledger_run_id=None,
+            policy_hash="0" * 64,
+        )  # fmt: skip
+        assert manifest["spec"]["predictor"]["model"]["storageUri"] == "s3://ml/artifacts/3/models/m-1/artifacts"
+    kept = inference_service(
+        model_name="m", version="1", storage_uri=proxied, policy=ServingPolicy(), latency=None, ledger_run_id=None,
+        policy_hash="0" * 64,
+    )  # fmt: skip
+    assert kept["spec"]["predictor"]["model"]["storageUri"] == proxied
+    assert "which KServe cannot read" in kept["metadata"]["annotations"]["serving.modelgate.io/storage-warning"]
 
 
 def test_policy_choices_reach_the_manifest():

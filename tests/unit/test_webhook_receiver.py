@@ -28,7 +28,12 @@ def receiver(tmp_path, monkeypatch):
     policies.mkdir()
     (policies / "fraud.yaml").write_text("model_name: fraud\neval_data: {path: e.parquet, target: y}\n")
     emitted: list = []
-    return TestClient(Receiver(policies, window_s=300, emit=emitted.append).app), emitted
+
+    def emit(event):
+        emitted.append(event)
+        return event
+
+    return TestClient(Receiver(policies, window_s=300, emit=emit).app), emitted
 
 
 def send(client: TestClient, model: str, data: dict, *, secret: str = SECRET, stamp: int | None = None, **over):
@@ -124,3 +129,28 @@ def test_install_urls_and_names():
     name = webhook_name("Fraud scorer / EU")
     assert name.startswith("modelgate.Fraud-scorer-EU-") and len(name) < 63
     assert webhook_name("a") != webhook_name("b")
+
+
+def test_an_event_that_cannot_be_sent_is_answered_503_and_may_be_retried(tmp_path, monkeypatch):
+    monkeypatch.setenv("MODELGATE_HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / "webhooks").mkdir(parents=True)
+    (tmp_path / "home" / "webhooks" / "secrets.json").write_text(json.dumps({"fraud": SECRET}))
+    (tmp_path / "fraud.yaml").write_text("model_name: fraud\neval_data: {path: e.parquet, target: y}\n")
+    answers = iter([None, "sent"])
+    client = TestClient(Receiver(tmp_path, emit=lambda event: next(answers)).app)
+    failed = send(client, "fraud", CREATED, delivery="d-9")
+    assert failed.status_code == 503 and failed.json()["failed"].startswith("modelgate.version.created not emitted")
+    assert send(client, "fraud", CREATED, delivery="d-9").status_code == 200  # MLflow's retry goes through
+
+
+def test_the_receiver_needs_a_prefect_server_and_a_sane_window(tmp_path, monkeypatch):
+    from tasks.webhook_receiver import serve
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with pytest.raises(BadInputError, match="^the receiver needs PREFECT_API_URL"):
+        serve("127.0.0.1", 0, str(tmp_path), 300)
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")
+    with pytest.raises(BadInputError, match="^--window must be positive, not 0"):
+        serve("127.0.0.1", 0, str(tmp_path), 0)
+    with pytest.raises(BadInputError, match="^policy directory not found"):
+        serve("127.0.0.1", 0, str(tmp_path / "nope"), 300)
