@@ -48,9 +48,7 @@ def test_slow_candidate_is_rejected_by_latency_alone(registry, quick_policy, tmp
     assert lat.details["environment"]["torch"] == torch.__version__
     if not torch.cuda.is_available():
         assert lat.summary.endswith(" No GPU present: timed on CPU. Confirmed by a second sweep.")
-    assert [f.split(":")[0] for f in lat.details["first_sweep"]["failures"]] == [
-        f.split(":")[0] for f in lat.details["failures"]
-    ]
+    assert any(f.startswith("batch 64: p95 ") for f in lat.details["first_sweep"]["failures"])
 
 
 BURST_POLICY = """

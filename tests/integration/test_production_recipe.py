@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tasks.registry import STAMP_TAGS
 from tests.integration.conftest import MODEL, write_policy
 from tests.integration.servers import BIN, base_env, has_postgres, mlflow_server, postgres, prefect_server
 
@@ -85,7 +86,7 @@ def test_promotion_against_mlflow_server_and_prefect_server_on_postgres(tmp_path
             assert links["MLflow ledger run"].startswith(run_page)
             assert links["report"].startswith(f"{run_page}/artifactPath/evidence/report.html")
             tags = c.get_model_version(MODEL, "2").tags
-            assert {k: v for k, v in tags.items() if k.startswith("modelgate.")} == {
+            assert {k: v for k, v in tags.items() if k.startswith("modelgate.") and k not in STAMP_TAGS} == {
                 "modelgate.decision": "promote",
                 "modelgate.outcome": "promoted",
                 "modelgate.ledger_run_id": run_id,

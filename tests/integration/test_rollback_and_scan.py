@@ -21,6 +21,7 @@ from gates.outcome import Outcome
 from modelgate.cli import main
 from tasks.ledger import history
 from tasks.policy_files import load_policy
+from tasks.registry import STAMP_TAGS
 from tasks.rollback_steps import RollbackPlan, move_back
 from tasks.scan_steps import undecided_versions
 from tests.conftest import ROOT
@@ -47,7 +48,7 @@ def champion(registry, model: str = MODEL) -> str | None:
 
 def modelgate_tags(registry, version: str) -> dict[str, str]:
     tags = registry.client().get_model_version(MODEL, version).tags
-    return {k: v for k, v in tags.items() if k.startswith("modelgate.")}
+    return {k: v for k, v in tags.items() if k.startswith("modelgate.") and k not in STAMP_TAGS}
 
 
 def flow_run_state(flow_run_id: str) -> tuple[str, str]:

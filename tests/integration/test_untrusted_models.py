@@ -22,6 +22,7 @@ from gates.decision import Verdict
 from gates.outcome import Outcome, PromotionOutcome
 from gates.result import GateResult, GateStatus
 from tasks.judging_processes import sandboxed
+from tasks.registry import STAMP_TAGS
 from tests.integration import hostile_models as hm
 from tests.integration.conftest import Registry
 
@@ -183,7 +184,7 @@ def assert_only_the_rejection(arena: Arena, before: dict[str, Any], outcome: Pro
     status, tags = ledger_runs[outcome.ledger_run_id]
     assert (status, tags["modelgate.outcome"], tags["modelgate.version"]) == ("FINISHED", "rejected", outcome.version)
     candidate = after["versions"][outcome.version]
-    assert {k: v for k, v in candidate["tags"].items() if k.startswith("modelgate.")} == {
+    assert {k: v for k, v in candidate["tags"].items() if k.startswith("modelgate.") and k not in STAMP_TAGS} == {
         "modelgate.decision": "reject",
         "modelgate.outcome": "rejected",
         "modelgate.ledger_run_id": outcome.ledger_run_id,
