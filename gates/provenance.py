@@ -75,7 +75,8 @@ def _checks(facts: ProvenanceFacts) -> dict[str, tuple[bool, str]]:
 
 
 def judge_provenance(facts: ProvenanceFacts, policy: ProvenanceGatePolicy) -> GateResult:
-    """Fail when a required item is missing, warn when a reported one is; list what was found."""
+    """Fail when a required item is missing, warn when a warned one is; list what was found and what is not
+    recorded."""
     return guarded(GATE, policy.blocking, lambda: _judge(facts, policy))
 
 
@@ -84,7 +85,8 @@ def _judge(facts: ProvenanceFacts, policy: ProvenanceGatePolicy) -> GateResult:
     warned: list[str] = []
     reported: list[str] = []
     measurements: list[Measurement] = []
-    for name, (met, found) in _checks(facts).items():
+    checks = _checks(facts)
+    for name, (met, found) in checks.items():
         level = getattr(policy, name)
         if level == "off":
             continue
@@ -111,8 +113,11 @@ def _judge(facts: ProvenanceFacts, policy: ProvenanceGatePolicy) -> GateResult:
         summary = f"Provenance incomplete (the policy warns): {listing(warned)}."
     else:
         status = GateStatus.PASSED
-        summary = "Provenance as required; files unchanged." + (
-            f" Not recorded (reported only): {listing(reported)}." if reported else ""
+        files_ok = policy.files_unchanged != "off" and checks["files_unchanged"][0]
+        summary = (
+            "Provenance as required"
+            + ("; files unchanged." if files_ok else ".")
+            + (f" Not recorded (reported only): {listing(reported)}." if reported else "")
         )
     details = {
         "facts": facts.__dict__,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from gates.result import GateResult
 from gates.serving_policy import ServingPolicy
@@ -70,8 +71,7 @@ def served_from(download_uri: str, policy: ServingPolicy) -> tuple[str, dict[str
     if not proxied:
         return download_uri, {}
     if policy.artifacts_destination:
-        path = download_uri.removeprefix("mlflow-artifacts:").lstrip("/")
-        path = path.split("/", 1)[1] if download_uri.startswith("mlflow-artifacts://") and "/" in path else path
+        path = urlsplit(download_uri).path.lstrip("/")  # mlflow-artifacts:/p, :///p and ://host:port/p
         return f"{policy.artifacts_destination.rstrip('/')}/{path}", {}
     note = (
         "mlflow-artifacts: is the tracking server's proxy, which KServe cannot read: set serving.artifacts_destination"

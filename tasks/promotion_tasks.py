@@ -93,7 +93,8 @@ def earlier_decision_task(policy: PromotionPolicy, key: str) -> ledger.LedgerEnt
 
 def still_stands(prior: ledger.LedgerEntry, results: list[GateResult]) -> bool:
     """Whether an earlier rejection with the same evaluation key is reused: not when provenance (judged afresh on
-    every attempt, outside the key) rejected it and no longer does (say, the source run has finished since)."""
+    every attempt, outside the key) failed then and passes now (say, a deleted source run was restored); the
+    attempt is then decided anew, whichever other gates failed."""
     was = prior.gates.get("provenance") in ("failed", "errored")
     now = next((r for r in results if r.gate == "provenance"), None)
     return not was or (now is not None and now.blocks_promotion)

@@ -90,7 +90,8 @@ def registry_digest(ref: VersionRef) -> str:
 def files_changed_since_judged(inputs: PromotionInputs, run_id: str) -> GateResult | None:
     """Just before the alias moves, the registry's files must still be the files judged. None when they are;
     otherwise the provenance result that says so: failed (and written over the ledger run's
-    gates/provenance.json) when the policy requires unchanged files, warned when it only reports them."""
+    gates/provenance.json) when the policy requires unchanged files; warned (a warning of the outcome, the
+    promotion goes on) when it only warns or reports."""
     gate = inputs.policy.gates.provenance
     if not gate.enabled or gate.files_unchanged == "off":
         return None
@@ -98,7 +99,7 @@ def files_changed_since_judged(inputs: PromotionInputs, run_id: str) -> GateResu
     if now == inputs.candidate.digest:
         return None
     changed = provenance.files_changed(inputs.candidate.digest, now, gate)
-    if gate.files_unchanged == "warn":
+    if gate.files_unchanged in ("warn", "report"):
         return changed.model_copy(update={"status": GateStatus.WARNED})
     path = f"evidence/gates/{changed.gate}.json"
     ledger.log_evidence(

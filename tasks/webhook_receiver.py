@@ -3,10 +3,12 @@ emits Prefect events the deployments' triggers act on: a created version starts 
 move starts `reconcile` for that model.
 
 POST /mlflow?model=<model>  a delivery. 401: unsigned, wrongly signed, stale (outside the window) or for a
-                            model without an installed secret; 409: a delivery id seen before; 503: the event
-                            could not be emitted (MLflow retries); 200 otherwise (emitted, or ignored with a
-                            log line: no policy, another alias). Nothing is emitted for a refused delivery,
-                            and each refusal is counted in the log.
+                            model without an installed secret; 409: a delivery id seen before; 503: Prefect's
+                            events client refused the event (MLflow retries); 200 otherwise (handed to the
+                            events client, or ignored with a log line: no policy, another alias). Nothing is
+                            emitted for a refused delivery, and each refusal is counted in the log. The
+                            client sends in the background: a Prefect server lost after start-up loses
+                            events until the scan finds their versions.
 GET  /health                the counts so far.
 """
 
@@ -20,6 +22,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -110,12 +113,17 @@ def serve(host: str, port: int, policy_dir: str, window_s: float) -> None:
     """Run the receiver with uvicorn until interrupted; BadInputError without a Prefect server to emit to."""
     import uvicorn
 
-    if not os.environ.get("PREFECT_API_URL"):
-        raise BadInputError("the receiver needs PREFECT_API_URL: the Prefect server whose triggers act on its events")
     if window_s <= 0:
         raise BadInputError(f"--window must be positive, not {window_s:g}")
     if not Path(policy_dir).is_dir():
         raise BadInputError(f"policy directory not found: {policy_dir}")
+    api = os.environ.get("PREFECT_API_URL", "").rstrip("/")
+    if not api:
+        raise BadInputError("the receiver needs PREFECT_API_URL: the Prefect server whose triggers act on its events")
+    try:
+        httpx.get(f"{api}/health", timeout=10).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise BadInputError(f"no Prefect server answers at {api}: {type(exc).__name__}") from None
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     uvicorn.run(Receiver(policy_dir, window_s).app, host=host, port=port, log_level="warning")

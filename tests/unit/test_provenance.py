@@ -1,4 +1,5 @@
-"""The provenance gate's judgement: required items fail it, reported ones make it warn, off ones are not listed."""
+"""The provenance gate's judgement: required items fail it, warned ones make it warn, reported ones are listed,
+off ones are not checked."""
 
 from __future__ import annotations
 

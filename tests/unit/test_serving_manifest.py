@@ -90,7 +90,11 @@ def test_without_a_latency_measurement_no_resources_are_invented():
 def test_a_proxied_artifact_uri_is_served_from_the_destination():
     proxied = "mlflow-artifacts:/3/models/m-1/artifacts"
     policy = ServingPolicy(artifacts_destination="s3://ml/artifacts/")
-    for uri in (proxied, "mlflow-artifacts://tracking:5000/3/models/m-1/artifacts"):
+    for uri in (
+        proxied,
+        "mlflow-artifacts://tracking:5000/3/models/m-1/artifacts",
+        "mlflow-artifacts:///3/models/m-1/artifacts",
+    ):
         manifest = inference_service(
             model_name="m", version="1", storage_uri=uri, policy=policy, latency=None, ledger_run_id=None,
             policy_hash="0" * 64,

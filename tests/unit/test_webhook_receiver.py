@@ -154,3 +154,5 @@ def test_the_receiver_needs_a_prefect_server_and_a_sane_window(tmp_path, monkeyp
         serve("127.0.0.1", 0, str(tmp_path), 0)
     with pytest.raises(BadInputError, match="^policy directory not found"):
         serve("127.0.0.1", 0, str(tmp_path / "nope"), 300)
+    with pytest.raises(BadInputError, match="^no Prefect server answers at http://127.0.0.1:9/api: ConnectError"):
+        serve("127.0.0.1", 0, str(tmp_path), 300)
