@@ -33,8 +33,9 @@ def start_promotion(registry, api: str, version: str, policy: str) -> subprocess
     )
 
 
-def paused_run(api: str, policy: str, proc: subprocess.Popen, pause_key: str, timeout: float = 120) -> dict:
-    """The promotion's flow run once it is paused with this pause key (1 for the first request)."""
+def paused_run(api: str, policy: str, proc: subprocess.Popen, pause_key: str, timeout: float = 300) -> dict:
+    """The promotion's flow run once it is paused with this pause key (1 for the first request). About 10 s
+    alone; the wait allows for four test workers sharing two cores."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
