@@ -11,7 +11,7 @@ from gates.approval import ApprovalRecord
 from gates.decision import Decision, Verdict
 from gates.outcome import Outcome, PromotionOutcome
 from gates.policy import policy_hash
-from gates.result import GateResult, GateStatus
+from gates.result import GateResult
 from tasks import ledger, registry
 from tasks.fault_points import checkpoint
 from tasks.inputs import PromotionInputs
@@ -178,13 +178,13 @@ def _decide_and_record(
     else:
         checkpoint("alias_move")
         changed = files_changed_since_judged(inputs, run_id)
-        if changed is not None and changed.status is GateStatus.WARNED:
-            warnings.append(changed.summary)
-        elif changed is not None:
+        if changed is not None and changed.blocks_promotion:
             results = [changed if r.gate == changed.gate else r for r in results]
             decision = Decision(verdict=Verdict.REJECT, reasons=(changed.summary,), failing_gates=(changed.gate,))
             outcome, message = Outcome.REJECTED, changed.summary
-        if changed is None or changed.status is GateStatus.WARNED:
+        else:
+            if changed is not None:  # the policy only warns about, or reports, changed files
+                warnings.append(changed.summary)
             move = registry.compare_and_set_champion(
                 c, name, candidate.version, judged, policy.champion_alias, policy.previous_champion_alias
             )

@@ -12,9 +12,14 @@ from pathlib import Path
 from gates.result import GateResult, GateStatus
 
 
+def modelgate_home() -> Path:
+    """$MODELGATE_HOME (./.modelgate by default): the state modelgate keeps on this machine."""
+    return Path(os.environ.get("MODELGATE_HOME", ".modelgate")).resolve()
+
+
 def evidence_root() -> Path:
     """$MODELGATE_HOME/evidence (./.modelgate/evidence by default)."""
-    return Path(os.environ.get("MODELGATE_HOME", ".modelgate")).resolve() / "evidence"
+    return modelgate_home() / "evidence"
 
 
 def key_of(*parts: object) -> str:

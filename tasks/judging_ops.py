@@ -119,13 +119,13 @@ def robustness_profile(host: Any, request: dict[str, Any]) -> dict[str, Any]:
 class _Timing:
     """What one model times: the served predict() on DataFrame rows, and its torch module when it has one."""
 
-    def __init__(self, host: Any, rows: np.ndarray, device: str, mode: str) -> None:
+    def __init__(self, host: Any, rows: np.ndarray, device: str, mode: str, threads: int | None) -> None:
         from tasks.model_views import torch_view
 
         self.host, self.device, self.mode = host, device, mode
         self.rows = host.frame.iloc[rows].reset_index(drop=True)
         self.view, self.note = torch_view(host.model, host.schema)
-        self.threads: int | None = None
+        self.threads = threads  # BLAS and OpenMP pools are held to this while timing (None: as they are)
         self.inputs: dict[tuple[str, int], Any] = {}
         self.targets: dict[tuple[str, int], Callable[[Any], Any]] = {}
 
@@ -167,8 +167,8 @@ def latency_setup(host: Any, request: dict[str, Any]) -> dict[str, Any]:
     if request.get("threads"):
         torch.set_num_threads(int(request["threads"]))
     device = latency_core.resolve_device(request["device"])
-    timing = _Timing(host, host.rows(request["rows"]), device, request["mode"])
-    timing.threads = int(request["threads"]) if request.get("threads") else None
+    threads = int(request["threads"]) if request.get("threads") else None
+    timing = _Timing(host, host.rows(request["rows"]), device, request["mode"], threads)
     usable = timing.view is not None and _forward_runs(timing)
     host.timing = timing
     targets = ["served"] + (["module"] if usable else [])
@@ -216,7 +216,7 @@ def latency_block(host: Any, request: dict[str, Any]) -> dict[str, Any]:
     name, batch = request["target"], int(request["batch"])
     device = timing.device if name == "module" else "cpu"
     fn, x = timing.target(name, batch)
-    with threadpool_limits(limits=timing.threads):  # BLAS and OpenMP pools too (None: as they are)
+    with threadpool_limits(limits=timing.threads):
         for _ in range(int(request.get("warmup", 0))):
             with torch.inference_mode():
                 fn(x)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import secrets
 from pathlib import Path
@@ -16,6 +15,7 @@ from mlflow.exceptions import MlflowException
 
 from gates.errors import BadInputError
 from gates.webhook_events import EVENTS
+from tasks.evidence import modelgate_home
 from tasks.mlflow_store import client
 from tasks.registry import resolve_registered_model
 from tasks.retrying import retried
@@ -36,7 +36,7 @@ def url_model(url: str) -> str:
 
 def secrets_path() -> Path:
     """$MODELGATE_HOME/webhooks/secrets.json."""
-    return Path(os.environ.get("MODELGATE_HOME", ".modelgate")).resolve() / "webhooks" / "secrets.json"
+    return modelgate_home() / "webhooks" / "secrets.json"
 
 
 def read_secrets() -> dict[str, str]:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gates.policy import ProvenanceGatePolicy
+import pytest
+
+from gates.errors import PolicyError
+from gates.policy import ProvenanceGatePolicy, parse_policy
 from gates.provenance import ProvenanceFacts, files_changed, judge_provenance
 from gates.result import GateStatus
 
@@ -109,4 +112,14 @@ def test_files_changed_before_the_alias_move():
     assert result.summary == (
         "The version's files changed after they were judged: sha256 aaaaaaaaaaaa judged, cccccccccccc in the "
         "registry before the champion alias was moved."
+    )
+
+
+def test_a_bad_provenance_level_is_a_one_line_policy_error():
+    data = {"model_name": "m", "eval_data": {"path": "e.parquet", "target": "y"}}
+    data["gates"] = {"provenance": {"signature": "must"}}
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(data)
+    assert str(caught.value) == (
+        "policy: gates.provenance.signature: Input should be 'require', 'warn', 'report' or 'off'"
     )
