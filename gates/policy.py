@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from gates.errors import PolicyError
+from gates.placement import PlacementPolicy
 from gates.serving_policy import ServingPolicy
 
 TaskName = Literal["binary", "multiclass", "regression"]
@@ -797,6 +798,10 @@ class PromotionPolicy(StrictModel):
     serving: ServingPolicy = Field(
         default_factory=ServingPolicy,
         description="The KServe InferenceService written as evidence when a version is promoted.",
+    )
+    placement: PlacementPolicy = Field(
+        default_factory=PlacementPolicy,
+        description="Gates judged on another Prefect work pool (e.g. latency and robustness on GPU workers).",
     )
 
     @model_validator(mode="after")

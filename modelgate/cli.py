@@ -191,6 +191,10 @@ def _promote(args: argparse.Namespace) -> int:
 
     eval_data = str(Path(args.eval_data).resolve()) if args.eval_data else None
     preflight(policy_path, args.model, str(args.version), eval_data)
+    if policy.placement.pools:
+        from tasks.placement import check_placement
+
+        check_placement(policy)  # the work pools it places gates on, before a flow run is created
     with flow_settings(), _stdout_to_stderr(args.json):
         outcome = promote(
             model=args.model,

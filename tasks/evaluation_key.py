@@ -37,7 +37,12 @@ def code_hash() -> str:
 
 def evaluation_key(inputs: PromotionInputs) -> str:
     """sha256 of the candidate's and champion's artifact digests, policy, data, reference, and code."""
-    parts = {
+    return hashlib.sha256(json.dumps(key_parts(inputs), sort_keys=True).encode()).hexdigest()
+
+
+def key_parts(inputs: PromotionInputs) -> dict[str, str | None]:
+    """What the evaluation key hashes: registry, model, both digests, policy, data, reference, version and code."""
+    return {
         "registry": mlflow.get_tracking_uri(),
         "model": inputs.policy.model_name,
         "candidate": inputs.candidate.digest,
@@ -48,4 +53,3 @@ def evaluation_key(inputs: PromotionInputs) -> str:
         "modelgate": project_version(),
         "code": code_hash(),
     }
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

@@ -108,9 +108,10 @@ def _create_once(key: str, model: str) -> str:
     return runs[0].info.run_id
 
 
-def store(key: str, model: str, gate_run: GateRun) -> None:
-    """Keep the results and reports for this key (errored results are not cached: they may be transient)."""
-    if any(r.status.value == "errored" for r in gate_run.results):
+def store(key: str, model: str, gate_run: GateRun, keep_errored: bool = False) -> None:
+    """Keep the results and reports for this key (a run with errored results is not cached: they may be transient;
+    `keep_errored` keeps it all the same, for results that are handed over rather than cached)."""
+    if not keep_errored and any(r.status.value == "errored" for r in gate_run.results):
         return
     c = client()
     run_id = _create_once(key, model)

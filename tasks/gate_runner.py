@@ -88,8 +88,9 @@ def with_provenance(inputs: PromotionInputs, gate_run: GateRun, stamps: bool) ->
     return GateRun(results, gate_run.extra_files)
 
 
-def run_gates(inputs: PromotionInputs, out_dir: Path) -> GateRun:
-    """All enabled gates, in registry order. Model code runs only in the judging processes."""
+def run_gates(inputs: PromotionInputs, out_dir: Path, skip: frozenset[str] = frozenset()) -> GateRun:
+    """All enabled gates but those in `skip` (judged elsewhere: placed on another work pool), in registry order.
+    Model code runs only in the judging processes."""
     checkpoint("judging")
     policy = inputs.policy
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -97,12 +98,12 @@ def run_gates(inputs: PromotionInputs, out_dir: Path) -> GateRun:
     run = JudgingRun(inputs, out_dir)
     early: EarlyServer | None = None
     try:
-        needs_models = any(g.enabled(policy) for g in MODEL_GATES)
+        needs_models = any(g.enabled(policy) and g.name not in skip for g in MODEL_GATES)
         if needs_models:
             run.start_loading()  # models load while the data gates run
         results: list[GateResult] = []
         for gate in DATA_GATES:
-            if not gate.enabled(policy):
+            if not gate.enabled(policy) or gate.name in skip:
                 continue
             if gate.name == "data_validation":
                 results.append(data_validation_step(ctx, inputs.expectations))
@@ -121,7 +122,7 @@ def run_gates(inputs: PromotionInputs, out_dir: Path) -> GateRun:
         if candidate.bad_input:
             raise BadInputError(f"candidate v{candidate.version}: {candidate.error}")
         integration = policy.gates.integration
-        if candidate.usable and integration.enabled and integration.serve:
+        if candidate.usable and integration.enabled and integration.serve and "integration" not in skip:
             early = EarlyServer(run.copies["candidate"], policy)  # boots while the other gates judge
         for gate in MODEL_GATES:
             if not gate.enabled(policy):
@@ -129,6 +130,8 @@ def run_gates(inputs: PromotionInputs, out_dir: Path) -> GateRun:
             if not candidate.usable and gate.name != "evaluation":
                 reason = f"skipped: the candidate could not be scored ({candidate.error})"
                 results += skipped_because(policy, (gate,), reason)
+                continue
+            if gate.name in skip:
                 continue
             results.append(_model_step(gate.name, ctx, run, out_dir, early))
         results += run.isolation_results()
@@ -140,7 +143,9 @@ def run_gates(inputs: PromotionInputs, out_dir: Path) -> GateRun:
             "candidate": inputs.candidate.version,
             "champion": inputs.champion.version if inputs.champion else "",
         }
-        return GateRun(results, classification_reports(ctx, digests, versions))
+        # the classification reports go with the drift gate: none where it is not judged (a placed run)
+        reports = [] if "drift" in skip else classification_reports(ctx, digests, versions)
+        return GateRun(results, reports)
     finally:
         if early is not None:
             early.close()  # stopped already when the integration gate ran; not otherwise

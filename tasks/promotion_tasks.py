@@ -15,11 +15,12 @@ from gates.result import GateResult
 from tasks import evidence_store, ledger, registry
 from tasks.acting import Judged, act
 from tasks.evidence import evidence_root
-from tasks.gate_runner import GateRun, run_gates, with_provenance
+from tasks.gate_runner import GateRun, with_provenance
 from tasks.inputs import PromotionInputs, find_versions, load
 from tasks.judging import warm_up
 from tasks.locks import promotion_lock
 from tasks.mlflow_store import client
+from tasks.placement import check_placement, judge
 from tasks.policy_files import policy_for
 from tasks.publishing import (
     emit_decision_event,
@@ -35,11 +36,13 @@ from tasks.retrying import check_reachable
 
 @task(name="load-policy", cache_policy=NO_CACHE)
 def load_policy_task(policy_path: str, model: str, judging: bool = False) -> PromotionPolicy:
-    """Validate the policy file (it must govern the model) and check the tracking server answers; `judging`:
-    start the judging processes' libraries loading while registry, data and models are read."""
+    """Validate the policy file (it must govern the model) and check the tracking server answers; `judging`: check
+    the work pools it places gates on, and start the judging processes' libraries loading while registry, data and
+    models are read."""
     policy = policy_for(policy_path, model)
     check_reachable(mlflow.get_tracking_uri())
     if judging:
+        check_placement(policy)
         warm_up()
     return policy
 
@@ -67,13 +70,14 @@ def load_inputs_task(
 
 @task(name="judge", cache_policy=NO_CACHE)
 def judge_task(inputs: PromotionInputs, key: str, refresh: bool, store: bool, attempt: str) -> tuple[GateRun, bool]:
-    """Every gate, or the results cached on the evaluation key; returns (results, whether they were cached)."""
+    """Every gate (placed ones on their work pools), or the results cached on the evaluation key; returns (results,
+    whether they were cached)."""
     if not refresh:
         cached = evidence_store.fetch(key)
         if cached is not None:
             return with_provenance(inputs, cached, store), True
     out_dir = evidence_root() / "attempts" / inputs.policy.model_name / f"v{inputs.candidate.version}" / attempt
-    gate_run = run_gates(inputs, out_dir)
+    gate_run = judge(inputs, out_dir)
     if store:
         evidence_store.store(key, inputs.policy.model_name, gate_run)
     return with_provenance(inputs, gate_run, store), False

@@ -92,10 +92,12 @@ def prefect_server(home: Path, database_url: str | None = None) -> Iterator[str]
 
 
 @contextmanager
-def prefect_worker(pool: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    """`prefect worker start` for a process pool, polling every 2 s (stopped with SIGINT, as workers prefer)."""
+def prefect_worker(pool: str, env: dict[str, str], log: Path, name: str | None = None) -> Iterator[subprocess.Popen]:
+    """`prefect worker start` for a process pool (named `name`, else Prefect names it), polling every 2 s (stopped
+    with SIGINT, as workers prefer)."""
     env = {"PREFECT_WORKER_QUERY_SECONDS": "2", "PREFECT_WORKER_PREFETCH_SECONDS": "2", **env}
-    proc = spawn([str(BIN / "prefect"), "worker", "start", "--pool", pool, "--limit", "2"], env, log)
+    named = ["--name", name] if name else []
+    proc = spawn([str(BIN / "prefect"), "worker", "start", "--pool", pool, "--limit", "2", *named], env, log)
     try:
         yield proc
     finally:

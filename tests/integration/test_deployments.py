@@ -37,7 +37,8 @@ def deployed(prefect_server_api: str, tmp_path_factory: pytest.TempPathFactory) 
     path = tmp_path_factory.mktemp("deploy") / "prefect.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     env = cli_env_bare(prefect_server_api)
-    prefect(env, "work-pool", "create", POOL, "--type", "process")
+    for pool in (POOL, "gpu"):  # gpu: the pool prefect.yaml places gates on (no worker serves it here)
+        prefect(env, "work-pool", "create", pool, "--type", "process")
     done = prefect(env, "--no-prompt", "deploy", "--all", "--prefect-file", str(path))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return prefect_server_api

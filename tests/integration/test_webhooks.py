@@ -47,7 +47,8 @@ def deploy(env: dict[str, str], policy: str, folder: Path) -> None:
             trigger["parameters"]["policy_path"] = policy
     path = folder / "prefect.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    run(env, str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process")
+    for pool in (POOL, "gpu"):  # gpu: the pool prefect.yaml places gates on (no worker serves it here)
+        run(env, str(BIN / "prefect"), "work-pool", "create", pool, "--type", "process")
     done = run(env, str(BIN / "prefect"), "--no-prompt", "deploy", "--all", "--prefect-file", str(path))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
