@@ -101,20 +101,26 @@ def skip_reason(audit: Audit, judged: NDArray, min_group_size: int) -> str | Non
 
 
 def audit_feature(
-    audit: Audit, y: NDArray, preds: dict[str, NDArray], draws: dict[str, dict[str, NDArray]], policy: BiasGatePolicy
+    audit: Audit,
+    y: NDArray,
+    preds: dict[str, NDArray],
+    draws: dict[str, dict[str, NDArray]],
+    policy: BiasGatePolicy,
+    weights: NDArray | None = None,
 ) -> dict:
     """Group table (MetricFrame by_group, with bootstrap intervals), metrics and verdicts for one feature.
 
     `preds` holds the candidate's predictions (and the champion's), `draws` their bootstrap per-group rates
     for this feature's groups. Each model gets one MetricFrame over the judged groups and one over the
-    groups too small to judge, so that the fairness metrics cover exactly the judged groups.
+    groups too small to judge, so that the fairness metrics cover exactly the judged groups. `weights`: how many
+    eval rows each row stands for (equal rows collapsed), None for one each.
     """
-    sizes = np.bincount(audit.inverse, minlength=audit.labels.size)
+    sizes = np.bincount(audit.inverse, weights=weights, minlength=audit.labels.size).round().astype(np.int64)
     judged = sizes >= policy.min_group_size
     in_judged = judged[audit.inverse]
     frames = {
         k: {
-            part: metric_frame(audit.columns[mask], y[mask], p[mask])
+            part: metric_frame(audit.columns[mask], y[mask], p[mask], None if weights is None else weights[mask])
             for part, mask in (("judged", in_judged), ("small", ~in_judged))
             if mask.any()
         }
@@ -168,15 +174,16 @@ def metric_entry(
     return m_entry
 
 
-def single_class_note(pred: NDArray) -> str | None:
+def single_class_note(pred: NDArray, rows: int | None = None) -> str | None:
     """A sentence when the candidate predicts one class for every row (the fairness metrics then say nothing)."""
+    rows = pred.size if rows is None else rows
     classes = np.unique(pred)
     if classes.size != 1:
         return None
     positive = bool(classes[0])
     never = "negative" if positive else "positive"
     return (
-        f"The candidate never predicts the {never} class (all {pred.size:,} rows predicted {int(positive)}): "
+        f"The candidate never predicts the {never} class (all {rows:,} rows predicted {int(positive)}): "
         f"every group's selection rate is {int(positive)}, so the fairness metrics say nothing about fairness."
     )
 
@@ -187,12 +194,18 @@ def audit_bias(
     candidate_pred: NDArray,
     champion_pred: NDArray | None,
     policy: BiasGatePolicy,
+    weights: NDArray | None = None,
 ) -> GateResult:
-    """Audit each sensitive feature (and their intersection); fail on any confident violation."""
+    """Audit each sensitive feature (and their intersection); fail on any confident violation.
+
+    `weights`: how many eval rows each row stands for, when equal (group, label, predictions) rows were collapsed
+    into one (a large eval set); point estimates and the bootstrap are then those of the uncollapsed rows."""
     if not policy.sensitive_features:
         return skipped(GATE, "no sensitive features named in the policy", blocking=policy.blocking)
     return guarded(
-        GATE, policy.blocking, lambda: _audit(frame, np.asarray(y), np.asarray(candidate_pred), champion_pred, policy)
+        GATE,
+        policy.blocking,
+        lambda: _audit(frame, np.asarray(y), np.asarray(candidate_pred), champion_pred, policy, weights),
     )
 
 
@@ -203,15 +216,22 @@ def _binary(values: NDArray, rows: int, what: str) -> NDArray:
     return values.astype(bool).astype(np.int8)
 
 
-def _audit(frame: pd.DataFrame, y: NDArray, cand: NDArray, champ: NDArray | None, policy: BiasGatePolicy) -> GateResult:
+def _audit(
+    frame: pd.DataFrame,
+    y: NDArray,
+    cand: NDArray,
+    champ: NDArray | None,
+    policy: BiasGatePolicy,
+    weights: NDArray | None = None,
+) -> GateResult:
     rows = len(frame)
     if rows == 0:
         raise ValueError("no eval rows to audit")
     preds = {"candidate": _binary(cand, rows, "candidate predictions")}
     if champ is not None:
         preds["champion"] = _binary(champ, rows, "champion predictions")
-    features = audit_features(frame, _binary(y, rows, "y"), preds, policy)
-    degenerate = single_class_note(preds["candidate"])
+    features = audit_features(frame, _binary(y, rows, "y"), preds, policy, weights)
+    degenerate = single_class_note(preds["candidate"], None if weights is None else int(round(weights.sum())))
     extra = {"single_class_prediction": None if degenerate is None else int(preds["candidate"][0])}
     return bias_result(features, dict(policy.metrics), policy, degenerate, extra)
 
@@ -274,15 +294,22 @@ def bias_result(
     )
 
 
-def audit_features(frame: pd.DataFrame, y: NDArray, preds: dict[str, NDArray], policy: BiasGatePolicy) -> list[dict]:
+def audit_features(
+    frame: pd.DataFrame,
+    y: NDArray,
+    preds: dict[str, NDArray],
+    policy: BiasGatePolicy,
+    weights: NDArray | None = None,
+) -> list[dict]:
     """audit_feature() for every audited feature, with one bootstrap over the groups of all of them."""
     found = audits(frame, policy)
-    draws = bootstrap_rates(y, preds, sparse.hstack([a.onehot() for a in found], format="csr"), policy.bootstrap)
+    onehot = sparse.hstack([a.onehot() for a in found], format="csr")
+    draws = bootstrap_rates(y, preds, onehot, policy.bootstrap, weights)
     out, start = [], 0
     for a in found:
         end = start + a.labels.size
         own = {k: {r: v[:, start:end] for r, v in d.items()} for k, d in draws.items()}
-        out.append(audit_feature(a, y, preds, own, policy))
+        out.append(audit_feature(a, y, preds, own, policy, weights))
         start = end
     return out
 

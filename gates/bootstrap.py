@@ -8,6 +8,7 @@ from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import sparse
 
 from gates.metrics import ScoredRows
 
@@ -87,3 +88,22 @@ def paired_row_differences(
         low, high = np.quantile(values, [alpha, 1 - alpha])
         out[m] = Interval(estimate, float(low), float(high))
     return out
+
+
+def resampled_sums(
+    matrix: sparse.csr_array, resamples: int, seed: int, counts: NDArray | None = None
+) -> NDArray[np.float64]:
+    """`weights @ matrix` for each of `resamples` seeded bootstrap draws, shape (resamples, columns).
+
+    `counts`: each matrix row stands for that many eval rows (equal rows collapsed into one); a draw is then
+    multinomial counts of the rows, which is the same bootstrap distribution as drawing the eval rows one by one,
+    at a cost that does not grow with them."""
+    if counts is None:
+        return np.concatenate([w @ matrix for w in resample_weights(matrix.shape[0], resamples, seed)])
+    total = int(counts.sum())
+    rng = np.random.default_rng(seed)
+    chunks = []
+    for start in range(0, resamples, CHUNK):
+        k = min(CHUNK, resamples - start)
+        chunks.append(rng.multinomial(total, counts / total, size=k).astype(np.float64) @ matrix)
+    return np.concatenate(chunks)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -52,6 +52,8 @@ class GateContext:
     data_hash: str = ""
     reference_hash: str | None = None
     task: Task = BINARY
+    whole_rows: int | None = None  # streamed data: rows of the whole data, of which `frame` is a seeded sample
+    whole_nulls: dict[str, int] | None = None  # streamed data: each column's nulls over every row
 
     @property
     def task_name(self) -> str:
@@ -85,18 +87,7 @@ class GateContext:
 
     def with_scores(self, candidate: ModelScores, champion: ModelScores | None) -> GateContext:
         """The same context with the models' scores."""
-        return GateContext(
-            policy=self.policy,
-            frame=self.frame,
-            y=self.y,
-            reference=self.reference,
-            schema=self.schema,
-            candidate=candidate,
-            champion=champion,
-            data_hash=self.data_hash,
-            reference_hash=self.reference_hash,
-            task=self.task,
-        )
+        return replace(self, candidate=candidate, champion=champion)
 
     @property
     def target_scale(self) -> float:

@@ -206,3 +206,63 @@ def plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     return str(value)
+
+
+EXACT_TYPES = ("expect_table_row_count_to_be_between", "expect_column_values_to_not_be_null")
+
+
+def split_exact(suite: Sequence[Expectation]) -> tuple[list[Expectation], list[Expectation]]:
+    """(the expectations judged on a sample, the row-count and not-null ones judged on exact whole-data counts)."""
+    return [e for e in suite if e["type"] not in EXACT_TYPES], [e for e in suite if e["type"] in EXACT_TYPES]
+
+
+def exact_rows(exact: Sequence[Expectation], rows: int, nulls: dict[str, int]) -> list[dict[str, Any]]:
+    """Result rows (the shape of Great Expectations' rows here) for the row-count and not-null expectations,
+    judged on the whole data's row count and per-column null counts."""
+    out: list[dict[str, Any]] = []
+    for e in exact:
+        kw = e["kwargs"]
+        if e["type"] == "expect_table_row_count_to_be_between":
+            low, high = kw.get("min_value"), kw.get("max_value")
+            ok = (low is None or rows >= low) and (high is None or rows <= high)
+            out.append(_row(e["type"], "", ok, None, None, rows))
+            continue
+        column = kw["column"]
+        if column not in nulls:
+            out.append({**_row(e["type"], column, False, None, None, None), "error": f"no column {column!r}"})
+            continue
+        count = nulls[column]
+        share = count / rows if rows else 0.0
+        ok = (1 - share) >= kw.get("mostly", 1.0)
+        out.append(_row(e["type"], column, ok, count, 100 * share, None))
+    return out
+
+
+def _row(kind: str, column: str, ok: bool, count: int | None, percent: float | None, observed: Any) -> dict[str, Any]:
+    return {
+        "expectation": kind,
+        "column": column,
+        "success": ok,
+        "unexpected_count": count,
+        "unexpected_percent": percent,
+        "observed_value": observed,
+        "examples": [],
+    }
+
+
+def with_exact_counts(
+    sampled: GateResult, exact: list[dict[str, Any]], rows: int, sample_rows: int, policy: DataValidationGatePolicy
+) -> GateResult:
+    """The sample's verdict joined with the exact row-count and null checks; the summary says what was sampled."""
+    if sampled.status.value == "errored":
+        return sampled
+    results = exact + list(sampled.details.get("results", []))
+    stats = dict(sampled.details.get("statistics", {}))
+    stats["evaluated_expectations"] = int(stats.get("evaluated_expectations", 0)) + len(exact)
+    judged = judge_validation(results, stats, rows, policy, sampled.report_files)
+    note = (
+        f"row count and null counts over all {rows:,} rows; the other expectations on a seeded sample of "
+        f"{sample_rows:,} rows"
+    )
+    details = {**judged.details, "sampled_rows": sample_rows, "note": note}
+    return judged.model_copy(update={"summary": f"{judged.summary} ({note})", "details": details})

@@ -88,6 +88,36 @@ def whole_sample(rows: Rows, metrics: list[str], n: int) -> dict[str, float]:
     return {m: float(out[m][0]) for m in metrics}
 
 
+def champion_intervals(
+    metrics: list[str], y: NDArray, cand: NDArray, champ: NDArray, policy: EvaluationGatePolicy, task: str, rows: tuple
+) -> dict[str, Interval]:
+    """The paired bootstrap interval of each candidate-minus-champion difference.
+
+    Above `bootstrap.max_rows` rows the resamples are drawn from a seeded subsample of that many rows and each
+    interval is moved by (whole-data difference - subsample difference): it is centred on the exact estimate,
+    and its width is the subsample's, which is wider than the whole data's would be (a conservative interval
+    at a cost that does not grow with the rows)."""
+    b = policy.bootstrap
+    n = y.shape[0]
+    if n <= b.max_rows:
+        return paired_row_differences(
+            metrics, rows[0], rows[1], n, resamples=b.resamples, confidence=b.confidence, seed=b.seed
+        )
+    whole = {
+        m: rows[0].values([m], np.ones((1, n)))[m][0] - rows[1].values([m], np.ones((1, n)))[m][0] for m in metrics
+    }
+    idx = np.sort(np.random.default_rng(b.seed).choice(n, b.max_rows, replace=False))
+    sub = [prepared_rows(task, y[idx], scores[idx], policy) for scores in (cand, champ)]
+    found = paired_row_differences(
+        metrics, sub[0], sub[1], b.max_rows, resamples=b.resamples, confidence=b.confidence, seed=b.seed
+    )
+    out = {}
+    for m, iv in found.items():
+        shift = float(whole[m]) - iv.estimate
+        out[m] = Interval(float(whole[m]), iv.low + shift, iv.high + shift)
+    return out
+
+
 def evaluate(
     y_true: NDArray,
     candidate_scores: NDArray,
@@ -130,10 +160,7 @@ def _evaluate(
     intervals: dict[str, Interval] = {}
     if champ_rows is not None:
         compared = [m for m, r in rules.items() if r.compares_with_champion] or metrics
-        b = policy.bootstrap
-        intervals = paired_row_differences(
-            compared, cand_rows, champ_rows, n, resamples=b.resamples, confidence=b.confidence, seed=b.seed
-        )
+        intervals = champion_intervals(compared, y, cand, champ, policy, task, (cand_rows, champ_rows))
     measurements: list[Measurement] = []
     failures: list[str] = []
     details: dict[str, dict[str, float | bool | None | list[str]]] = {}
@@ -185,6 +212,11 @@ def _evaluate(
         summary = f"All {len(metrics)} metrics pass {against}."
     else:
         summary = f"{len(failures)} check(s) failed {against}: {listing(failures)}."
+    if champ is not None and n > policy.bootstrap.max_rows:
+        summary += (
+            f" Metrics on all {n:,} rows; intervals from a seeded subsample of {policy.bootstrap.max_rows:,} rows, "
+            "centred on the all-rows difference."
+        )
     extra: dict = {"task": task}
     if task == "binary":
         extra["decision_threshold"] = thr
@@ -206,6 +238,7 @@ def _evaluate(
             **extra,
             "confidence": policy.bootstrap.confidence,
             "resamples": policy.bootstrap.resamples if champ is not None else 0,
+            "interval_rows": min(int(n), policy.bootstrap.max_rows) if champ is not None else 0,
             "has_champion": champ is not None,
             "failures": failures,
             "metrics": details,

@@ -23,7 +23,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import sparse
 
-from gates.bootstrap import resample_weights
+from gates.bootstrap import resampled_sums
 from gates.policy import BootstrapPolicy
 
 if TYPE_CHECKING:
@@ -53,14 +53,16 @@ def group_metrics() -> dict[str, Any]:
     }
 
 
-def metric_frame(columns: pd.DataFrame, y: NDArray, pred: NDArray) -> MetricFrame:
-    """fairlearn's MetricFrame of group_metrics() by the sensitive column(s), equal rows collapsed into weights."""
+def metric_frame(columns: pd.DataFrame, y: NDArray, pred: NDArray, weights: NDArray | None = None) -> MetricFrame:
+    """fairlearn's MetricFrame of group_metrics() by the sensitive column(s), equal rows collapsed into weights
+    (`weights`: how many eval rows each row already stands for)."""
     from fairlearn.metrics import MetricFrame
 
     metrics = group_metrics()
     keys = [columns[c] for c in columns.columns]
     keys += [pd.Series(y, index=columns.index), pd.Series(pred, index=columns.index)]
-    weights = pd.Series(1.0, index=columns.index).groupby(keys, sort=False).sum()
+    ones = 1.0 if weights is None else np.asarray(weights, dtype=np.float64)
+    weights = pd.Series(ones, index=columns.index).groupby(keys, sort=False).sum()
     index = weights.index
     sensitive = pd.DataFrame({c: index.get_level_values(i) for i, c in enumerate(columns.columns)})
     w = weights.to_numpy()
@@ -149,17 +151,20 @@ def _rates(count: NDArray, positives: NDArray, selected: NDArray, true_pos: NDAr
 
 
 def bootstrap_rates(
-    y: NDArray, preds: dict[str, NDArray], onehot: sparse.csr_array, policy: BootstrapPolicy
+    y: NDArray,
+    preds: dict[str, NDArray],
+    onehot: sparse.csr_array,
+    policy: BootstrapPolicy,
+    weights: NDArray | None = None,
 ) -> dict[str, dict[str, NDArray]]:
     """model -> rate -> (resamples, groups): per-group rates in paired draws (the same weights for every model).
 
     `onehot` (rows, groups) may hold the groups of several features side by side: one product per chunk
-    of draws gives the counts of every group of every feature for every model.
+    of draws gives the counts of every group of every feature for every model. `weights`: how many eval rows
+    each row stands for (bootstrap.resampled_sums draws them as multinomial counts).
     """
     matrix = _indicator_matrix(y, preds, onehot)
-    counts = np.concatenate(
-        [weights @ matrix for weights in resample_weights(y.shape[0], policy.resamples, policy.seed)]
-    )
+    counts = resampled_sums(matrix, policy.resamples, policy.seed, weights)
     blocks = np.split(counts, 2 + 2 * len(preds), axis=1)
     return {k: _rates(blocks[0], blocks[1], blocks[2 + 2 * i], blocks[3 + 2 * i]) for i, k in enumerate(preds)}
 

@@ -26,7 +26,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from scipy import sparse
 
-from gates.bootstrap import resample_weights
+from gates.bootstrap import resampled_sums
 from gates.group_rates import by_group, group_count
 from gates.policy import BootstrapPolicy
 
@@ -209,5 +209,5 @@ def bootstrap_values(
     `gids` (rows, features) holds each row's group in every audited feature, numbered across features.
     """
     matrix = _matrix(rates, y, preds, gids, groups)
-    sums = np.concatenate([w @ matrix for w in resample_weights(y.size, policy.resamples, policy.seed)])
+    sums = resampled_sums(matrix, policy.resamples, policy.seed)
     return rates.values(sums.reshape(sums.shape[0], -1, groups), len(preds))

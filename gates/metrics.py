@@ -8,6 +8,7 @@ values equal scikit-learn's (precision/recall/F1 with zero_division=0).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -84,17 +85,42 @@ class ScoredRows:
     matrix) shares the thresholded counts and the score order. Values equal the functions above."""
 
     def __init__(self, y: NDArray, score: NDArray, threshold: float) -> None:
-        yb = np.asarray(y).astype(bool)
-        score = np.asarray(score, dtype=np.float64)
-        pred = score >= threshold
-        self.correct = (yb == pred).astype(np.float64)
-        self.tp, self.fp, self.fn = ((m).astype(np.float64) for m in (yb & pred, ~yb & pred, yb & ~pred))
-        self.order = np.argsort(score, kind="stable")
-        s_sorted = score[self.order]
-        self.starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
-        self.positive_sorted = yb[self.order].astype(np.float64)
-        p = np.clip(score, EPS, 1 - EPS)
-        self.row_loss = -np.where(yb, np.log(p), np.log1p(-p))
+        self.yb = np.asarray(y).astype(bool)
+        self.score = np.asarray(score, dtype=np.float64)
+        self.threshold = threshold
+
+    # Each metric's arrays are made on first use (indicators as bools), so a large eval set holds only what its
+    # metrics need.
+    @cached_property
+    def _pred(self) -> NDArray:
+        return self.score >= self.threshold
+
+    @cached_property
+    def correct(self) -> NDArray[np.bool_]:
+        return self.yb == self._pred
+
+    @cached_property
+    def tp(self) -> NDArray[np.bool_]:
+        return self.yb & self._pred
+
+    @cached_property
+    def fp(self) -> NDArray[np.bool_]:
+        return ~self.yb & self._pred
+
+    @cached_property
+    def fn(self) -> NDArray[np.bool_]:
+        return self.yb & ~self._pred
+
+    @cached_property
+    def _score_rank(self) -> tuple[NDArray, int]:
+        """(each row's rank among the distinct scores, ascending; how many distinct scores there are)."""
+        _, inverse = np.unique(self.score, return_inverse=True)
+        return inverse.ravel(), int(inverse.max()) + 1 if inverse.size else 0
+
+    @cached_property
+    def row_loss(self) -> FloatArray:
+        p = np.clip(self.score, EPS, 1 - EPS)
+        return -np.where(self.yb, np.log(p), np.log1p(-p))
 
     def values(self, names: list[str], w: FloatArray) -> dict[str, FloatArray]:
         """Each named metric for every row of `w` (shape (resamples, n))."""
@@ -120,12 +146,17 @@ class ScoredRows:
         return out
 
     def _roc_auc(self, w: FloatArray) -> FloatArray:
-        ws = w[..., self.order]
-        pos = np.add.reduceat(ws * self.positive_sorted, self.starts, axis=-1)
-        neg = np.add.reduceat(ws, self.starts, axis=-1) - pos
-        neg_below = np.cumsum(neg, axis=-1) - neg
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.sum(pos * (neg_below + 0.5 * neg), axis=-1) / (pos.sum(axis=-1) * neg.sum(axis=-1))
+        """Weighted ROC AUC per row of w: positives and negatives per distinct score (ties count half)."""
+        rank, width = self._score_rank
+        weights = np.atleast_2d(w)
+        out = np.empty(weights.shape[0])
+        for i, row in enumerate(weights):
+            pos = np.bincount(rank, weights=row * self.yb, minlength=width)
+            neg = np.bincount(rank, weights=row, minlength=width) - pos
+            neg_below = np.cumsum(neg) - neg
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[i] = np.sum(pos * (neg_below + 0.5 * neg)) / (pos.sum() * neg.sum())
+        return out if w.ndim > 1 else out[0]
 
 
 METRICS: dict[str, Callable[..., FloatArray]] = {

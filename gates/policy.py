@@ -107,6 +107,15 @@ class BootstrapPolicy(StrictModel):
     resamples: int = Field(1000, ge=100, le=20000, description="Number of paired bootstrap resamples.")
     confidence: float = Field(0.95, gt=0.5, lt=1.0, description="Two-sided confidence level of the interval.")
     seed: int = Field(0, ge=0, description="Seed of the resampling, so a decision can be reproduced.")
+    max_rows: int = Field(
+        200_000,
+        ge=1000,
+        description="Above this many eval rows the cost of the bootstrap stops growing with the rows: the evaluation "
+        "gate draws its intervals from a seeded subsample of this many rows (point estimates use every row; the "
+        "interval is moved onto the whole data's estimate), and the bias gate draws multinomial counts of the "
+        "distinct (group, label, prediction) rows, the same bootstrap at a fixed cost (a seeded subsample of this "
+        "many rows where there are more distinct rows, as for regression errors).",
+    )
 
 
 class EvaluationGatePolicy(StrictModel):
@@ -615,14 +624,47 @@ def _inputs_column_format(fmt: str, inputs_column: str | None) -> None:
         )
 
 
+class StreamingSpec(StrictModel):
+    """How a large Parquet eval set is read: in row batches, never as one frame."""
+
+    above_rows: int = Field(
+        1_000_000,
+        ge=1,
+        description="Parquet eval data (a file, or a folder of files with one schema) with more rows than this is "
+        "streamed: each model is scored batch by batch and only per-row scores, labels and sensitive-feature codes "
+        "are kept; evaluation and bias judge every row, the other gates a seeded sample. A folder is always "
+        "streamed.",
+    )
+    sample_rows: int = Field(
+        100_000,
+        ge=100,
+        description="Size of the seeded sample that data validation, drift, robustness, latency and integration read "
+        "from streamed data (row count and null counts are exact over every row).",
+    )
+    batch_rows: int = Field(65_536, ge=100, description="Rows per batch read and scored.")
+    seed: int = Field(0, ge=0, description="Seed of the sample.")
+
+
 class EvalDataSpec(StrictModel):
     """The labelled evaluation data the candidate and champion are scored on."""
 
     path: str = Field(
-        ..., min_length=1, description="CSV, Parquet, npz or npy file; relative paths are relative to the policy file."
+        ...,
+        min_length=1,
+        description="CSV, Parquet, npz or npy file, or a folder of Parquet files; relative paths are relative to the "
+        "policy file.",
     )
     target: str = Field(
         ..., min_length=1, description="Column holding the true label (npz/npy: the name given to the labels)."
+    )
+    max_eval_rows: int | None = Field(
+        50_000_000,
+        ge=1,
+        description="Refuse eval data with more rows than this (a guard against pointing a promotion at the wrong "
+        "table); null for no limit.",
+    )
+    streaming: StreamingSpec = Field(
+        default_factory=StreamingSpec, description="Reading large Parquet eval data in batches."
     )
     positive_label: int | str = Field(1, description="Value of the target that counts as the positive class.")
     format: DataFormat = Field("auto", description=FORMAT_HELP)

@@ -53,6 +53,7 @@ def _arrays(name: str, _sha256: str, key: tuple, max_rows: int | None) -> pd.Dat
     else:
         labels = Path(labels_path) if labels_path else None
         frame = read_arrays(Path(name), fmt, target, inputs_key, labels_key, labels)
+    frame.attrs["source_rows"] = len(frame)
     if max_rows is not None and len(frame) > max_rows:
         attrs = dict(frame.attrs)
         frame = frame.sample(n=max_rows, random_state=0).reset_index(drop=True)
@@ -71,8 +72,10 @@ def _parsed(name: str, _sha256: str, fmt: str, max_rows: int | None) -> pd.DataF
         raise BadInputError(f"eval data {path} is empty") from None
     except Exception as exc:
         raise BadInputError(f"cannot read eval data {path} as {fmt}: {type(exc).__name__}: {exc}") from None
-    if max_rows is not None and len(frame) > max_rows:
+    rows = len(frame)
+    if max_rows is not None and rows > max_rows:
         frame = frame.sample(n=max_rows, random_state=0).reset_index(drop=True)
+    frame.attrs["source_rows"] = rows
     return frame
 
 

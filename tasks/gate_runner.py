@@ -27,6 +27,7 @@ from tasks.latency_steps import latency_step
 from tasks.provenance_checks import gather
 from tasks.robustness_steps import robustness_step
 from tasks.scoring_server import EarlyServer
+from tasks.streamed_context import at_sample, sample_counts, whole_context
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class GateRun:
 
 def context_of(inputs: PromotionInputs) -> GateContext:
     """The gates' shared inputs, before any model is scored."""
-    return GateContext(
+    ctx = GateContext(
         policy=inputs.policy,
         frame=inputs.data.frame,
         y=inputs.data.y,
@@ -49,17 +50,24 @@ def context_of(inputs: PromotionInputs) -> GateContext:
         reference_hash=None if inputs.reference is None else inputs.reference.sha256,
         task=inputs.task,
     )
+    return sample_counts(ctx, inputs.data)
 
 
 def _model_step(
-    name: str, ctx: GateContext, run: JudgingRun, out_dir: Path, early: EarlyServer | None = None
+    name: str,
+    ctx: GateContext,
+    run: JudgingRun,
+    out_dir: Path,
+    early: EarlyServer | None = None,
+    whole: GateContext | None = None,
 ) -> GateResult:
+    """One model gate; `whole`: every row of streamed data (evaluation, bias and the output check judge it)."""
     if name == "output_check":
-        return output_check_step(ctx)
+        return output_check_step(whole or ctx)
     if name == "evaluation":
-        return evaluation_step(ctx)
+        return evaluation_step(whole or ctx)
     if name == "bias":
-        return bias_step(ctx, out_dir)
+        return bias_step(whole or ctx, out_dir)
     if name == "robustness":
         return robustness_step(ctx, run, out_dir)
     if name == "latency":
@@ -117,6 +125,8 @@ def run_gates(inputs: PromotionInputs, out_dir: Path, skip: frozenset[str] = fro
             return GateRun(results, [])
         checkpoint("gates")
         scores = run.score_all(policy.gates.evaluation.timeout_s)
+        whole = whole_context(ctx, inputs.data, scores)
+        scores = at_sample(inputs.data, scores)
         ctx = ctx.with_scores(scores["candidate"], scores.get("champion"))
         candidate = scores["candidate"]
         if candidate.bad_input:
@@ -133,7 +143,7 @@ def run_gates(inputs: PromotionInputs, out_dir: Path, skip: frozenset[str] = fro
                 continue
             if gate.name in skip:
                 continue
-            results.append(_model_step(gate.name, ctx, run, out_dir, early))
+            results.append(_model_step(gate.name, ctx, run, out_dir, early, whole))
         results += run.isolation_results()
         digests = {
             "candidate": inputs.candidate.digest,
@@ -144,7 +154,7 @@ def run_gates(inputs: PromotionInputs, out_dir: Path, skip: frozenset[str] = fro
             "champion": inputs.champion.version if inputs.champion else "",
         }
         # the classification reports go with the drift gate: none where it is not judged (a placed run)
-        reports = [] if "drift" in skip else classification_reports(ctx, digests, versions)
+        reports = [] if "drift" in skip else classification_reports(whole or ctx, digests, versions)
         return GateRun(results, reports)
     finally:
         if early is not None:

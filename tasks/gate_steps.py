@@ -4,15 +4,20 @@ outputs, evaluation, bias, and the classification reports kept as evidence."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
-from gates import bias, data_validation, evaluation, tensor_data
+import numpy as np
+from numpy.typing import NDArray
+
+from gates import bias, bias_rows, data_validation, evaluation, tensor_data
 from gates.context import GateContext, ModelScores
 from gates.result import GateResult, GateStatus, errored, skipped
 from tasks.drift_run import classification_report, detect_drift
 from tasks.evidence import cached_file, cached_gate, key_of
 from tasks.inputs import gate_columns
 from tasks.plots import group_rates_plot
+from tasks.streamed_context import at_rows
 
 
 def data_validation_step(ctx: GateContext, expectations: list[dict]) -> GateResult:
@@ -33,7 +38,12 @@ def data_validation_step(ctx: GateContext, expectations: list[dict]) -> GateResu
         columns, target, gate, ctx.reference, expectations, eval_rows=len(ctx.frame)
     )
     key = key_of(ctx.data_hash, json.dumps(suite, sort_keys=True, default=str), gate.model_dump_json())
-    return cached_gate("data-validation", key, lambda out: validate(ctx.frame, suite, gate, out / "data-docs"))
+    if ctx.whole_rows is None:
+        return cached_gate("data-validation", key, lambda out: validate(ctx.frame, suite, gate, out / "data-docs"))
+    sampled, exact = data_validation.split_exact(suite)
+    judged = cached_gate("data-validation", key, lambda out: validate(ctx.frame, sampled, gate, out / "data-docs"))
+    found = data_validation.exact_rows(exact, ctx.whole_rows, ctx.whole_nulls or {})
+    return data_validation.with_exact_counts(judged, found, ctx.whole_rows, len(ctx.frame), gate)
 
 
 def drift_step(ctx: GateContext) -> GateResult:
@@ -58,9 +68,12 @@ def drift_step(ctx: GateContext) -> GateResult:
         )
     cols = gate_columns(ctx.policy, ctx.schema)
     key = key_of(ctx.data_hash, ctx.reference_hash, cols, gate.model_dump_json())
-    return cached_gate(
+    result = cached_gate(
         "drift", key, lambda out: detect_drift(ctx.frame, ctx.reference, cols, gate, out / "drift.html", labels)
     )
+    if ctx.whole_rows is None:
+        return result
+    return noted(result, f"eval data: a seeded sample of {len(ctx.frame):,} of its {ctx.whole_rows:,} rows")
 
 
 def noted(result: GateResult, note: str) -> GateResult:
@@ -126,6 +139,8 @@ def bias_step(ctx: GateContext, out_dir: Path) -> GateResult:
     gate = ctx.policy.gates.bias
     cand = ctx.candidate_predictions()
     assert cand is not None
+    if len(ctx.labels) > gate.bootstrap.max_rows:
+        return _large_bias(ctx, cand, out_dir)
     if ctx.task_name == "multiclass":
         from gates.bias_tasks import audit_multiclass
 
@@ -136,6 +151,33 @@ def bias_step(ctx: GateContext, out_dir: Path) -> GateResult:
 
         return audit_regression(ctx.frame, ctx.labels, cand, ctx.champion_predictions(), gate)
     result = bias.audit_bias(ctx.frame, ctx.labels, cand, ctx.champion_predictions(), gate)
+    features = result.details.get("features")
+    if features:
+        plot = group_rates_plot(features, out_dir / "bias-group-rates.png")
+        result = result.model_copy(update={"report_files": (*result.report_files, str(plot))})
+    return result
+
+
+def _large_bias(ctx: GateContext, cand: NDArray, out_dir: Path) -> GateResult:
+    """Bias on more rows than bootstrap.max_rows: binary on equal rows collapsed (exact), the other tasks on a
+    seeded sample of bootstrap.max_rows rows (said in the summary)."""
+    gate = ctx.policy.gates.bias
+    if ctx.task_name == "binary" and gate.sensitive_features:
+        columns = ctx.frame[list(gate.sensitive_features)]
+        frame, y, c, h, weights = bias_rows.collapsed(columns, ctx.labels, cand, ctx.champion_predictions())
+        result = bias.audit_bias(frame, y, c, h, gate, weights)
+    else:
+        rows = len(ctx.labels)
+        idx = bias_rows.sample_rows(rows, gate.bootstrap.max_rows, gate.bootstrap.seed)
+        sub = replace(
+            ctx,
+            frame=ctx.frame.iloc[idx].reset_index(drop=True),
+            y=np.asarray(ctx.y)[idx],
+            candidate=at_rows(ctx.candidate, idx),
+            champion=at_rows(ctx.champion, idx),
+        )
+        result = bias_step(sub, out_dir)
+        return noted(result, f"a seeded sample of {len(idx):,} of {rows:,} eval rows")
     features = result.details.get("features")
     if features:
         plot = group_rates_plot(features, out_dir / "bias-group-rates.png")

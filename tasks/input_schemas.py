@@ -16,7 +16,7 @@ from tasks import registry
 from tasks.model_copies import registered_schema
 
 if TYPE_CHECKING:
-    from tasks.inputs import EvalData
+    from tasks.eval_data import EvalData
 
 
 def unsigned_schema(policy: PromotionPolicy, data: EvalData) -> InputSchema:

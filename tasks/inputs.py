@@ -9,39 +9,18 @@ import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 from gates.errors import BadInputError
 from gates.model_input import InputSchema, prepare
 from gates.model_task import BINARY, OutputShape, Task, class_indices, class_labels, infer_task, regression_targets
 from gates.policy import BIAS_TASK_METRICS, TASK_METRICS, PromotionPolicy
 from tasks import registry
-from tasks.data import check_eval_frame, file_sha256, labels, read_eval_frame
+from tasks.data import check_eval_frame
 from tasks.data_validation_run import check_expectation_types
+from tasks.eval_data import EvalData, Reference, read_eval_data, read_reference, relabelled
 from tasks.input_schemas import enforce_signature, schema_for, tensor_columns, unsigned_schema
 from tasks.mlflow_store import client
 from tasks.model_copies import ModelCopy, download_copy, registered_output
 from tasks.policy_files import policy_for, resolve_data_path
-
-
-@dataclass(frozen=True)
-class EvalData:
-    """Eval rows, their labels (0/1, class indices or target values, by task), and the file's hash."""
-
-    frame: pd.DataFrame
-    y: np.ndarray
-    sha256: str
-    path: str
-
-
-@dataclass(frozen=True)
-class Reference:
-    """The training reference rows and their file hash."""
-
-    frame: pd.DataFrame
-    sha256: str
-    path: str
 
 
 @dataclass(frozen=True)
@@ -94,16 +73,16 @@ def judged_task(policy: PromotionPolicy, data: EvalData, output: OutputShape | N
     target_name = policy.eval_data.target
     if target_name not in data.frame.columns:
         return Task("binary", "no target column"), data
-    target = data.frame[target_name]
+    target = data.frame[target_name] if data.full is None else data.full.columns[target_name]
     task = infer_task(target, policy.task, policy.max_classes, output)
     source = f"eval data {data.path}"
     check_task_rules(policy, task)
     if task.name == "regression":
-        return task, replace(data, y=regression_targets(target, source))
+        return task, relabelled(data, target_name, lambda t: regression_targets(t, source))
     if task.name == "multiclass":
         classes = class_labels(target, policy.model_output.classes)
         task = replace(task, classes=classes)
-        return task, replace(data, y=class_indices(target, classes, source))
+        return task, relabelled(data, target_name, lambda t: class_indices(t, classes, source))
     negative = next((v for v in target.dropna().unique() if str(v) != str(policy.eval_data.positive_label)), None)
     return replace(task, classes=(negative, policy.eval_data.positive_label)), data
 
@@ -122,36 +101,6 @@ def check_task_rules(policy: PromotionPolicy, task: Task) -> None:
                 f"policy {where}: {', '.join(wrong)} do not apply to a {task.name} model ({task.reason}); "
                 f"use {', '.join(sorted(allowed))}, or set task"
             )
-
-
-def eval_data_path(policy: PromotionPolicy, policy_path: str, override: str | None) -> Path:
-    """The eval file: the override when given (relative to the working directory), else the policy's."""
-    return Path(override).resolve() if override else resolve_data_path(policy_path, policy.eval_data.path)
-
-
-def read_eval_data(policy: PromotionPolicy, policy_path: str, override: str | None) -> EvalData:
-    """The eval rows and their labels."""
-    path = eval_data_path(policy, policy_path, override)
-    labels_path = policy.eval_data.labels_path
-    frame = read_eval_frame(
-        path, policy.eval_data, resolve_data_path(policy_path, labels_path) if labels_path else None
-    )
-    y = labels(frame, policy.eval_data).to_numpy() if policy.eval_data.target in frame.columns else np.empty(0)
-    return EvalData(frame=frame, y=y, sha256=file_sha256(path), path=str(path))
-
-
-def read_reference(policy: PromotionPolicy, policy_path: str) -> Reference | None:
-    """The policy's reference data, or None when it names none."""
-    spec = policy.reference_data
-    if spec is None:
-        return None
-    path = resolve_data_path(policy_path, spec.path)
-    if not path.is_file():
-        raise BadInputError(f"reference data not found: {path}")
-    frame = read_eval_frame(path, spec)  # same readers and sampling as the eval data
-    if frame.empty:
-        raise BadInputError(f"reference data {path} has no rows")
-    return Reference(frame=frame, sha256=file_sha256(path), path=str(path))
 
 
 def extra_expectations(policy: PromotionPolicy, policy_path: str) -> list[dict]:

@@ -57,8 +57,8 @@ class JudgingRun:
                 self._send(label, "load")
                 self._loading.add(label)
 
-    def _send(self, label: str, op: str, **args: Any) -> Reply | None:
-        return self.judge(label).send(op, **args)
+    def _send(self, label: str, op: str, args: dict[str, Any] | None = None) -> Reply | None:
+        return self.judge(label).send(op, **(args or {}))
 
     def note(self, label: str, reply: Reply) -> Reply:
         """Record the reply's access attempts; returns the reply."""
@@ -88,7 +88,7 @@ class JudgingRun:
             load = loads[label]
             if load is not None and not load.ok:
                 continue
-            failed = self._send(label, "score")
+            failed = self._send(label, *self._score_request(label))
             if failed is None:
                 pending[label] = None
             else:
@@ -101,6 +101,20 @@ class JudgingRun:
                 reply = loads[label]  # type: ignore[assignment]
             out[label] = self._scores(label, copy, reply, timeout)
         return out
+
+    def _score_request(self, label: str) -> tuple[str, dict[str, Any]]:
+        """Score the sample the judge holds, or, for streamed data, every row of the files batch by batch."""
+        full = self.inputs.data.full
+        if full is None:
+            return "score", {}
+        names = [c for c in self.copies[label].schema.names if c in self.inputs.data.frame.columns]
+        batch_rows = self.inputs.policy.eval_data.streaming.batch_rows
+        return "score_stream", {
+            "files": list(full.files),
+            "rows": full.rows,
+            "columns": names,
+            "batch_rows": batch_rows,
+        }
 
     def _scores(self, label: str, copy: ModelCopy, reply: Reply, timeout: float) -> ModelScores:
         attempts = tuple(self.attempts[label])
@@ -123,8 +137,8 @@ class JudgingRun:
         judge.config["load_args"] = {"scores_from": "predict_proba"} if "predict_proba" in data["source"] else {}
         return ModelScores(
             version=copy.version,
-            values=judge.array(data["scores"]).astype(np.float64),
-            served=judge.array(data["served_scores"]).astype(np.float64),
+            values=np.asarray(judge.array(data["scores"]), dtype=np.float64),
+            served=np.asarray(judge.array(data["served_scores"]), dtype=np.float64),
             source=data["source"],
             seconds=float(data["seconds"]),
             access_attempts=attempts,

@@ -168,6 +168,47 @@ class ModelHost:
             "seconds": time.perf_counter() - start,
         }
 
+    def score_stream(self, request: dict[str, Any]) -> dict[str, Any]:
+        """score() over every row of Parquet files, batch by batch: only the scores are kept."""
+        from tasks.stream_data import iter_batches
+
+        start = time.perf_counter()
+        rows, done = int(request["rows"]), 0
+        values: np.ndarray | None = None
+        served: np.ndarray | None = None
+        names = list(request["columns"])
+        for batch in iter_batches(tuple(request["files"]), int(request["batch_rows"]), names):
+            frame = batch.to_pandas()
+            try:
+                output = self.predict(frame)
+            except Exception as exc:  # the model's own failure is evidence
+                return {"error": _first_line(exc), "seconds": time.perf_counter() - start}
+            try:
+                if values is None:
+                    self._choose_source(output)
+                part_served = self.read(output, len(frame))
+                part = part_served if self.proba is None else self.scores(frame)
+            except TaskMismatch as exc:
+                return {"error": str(exc), "bad_input": True, "seconds": time.perf_counter() - start}
+            except Exception as exc:
+                return {"error": _first_line(exc), "seconds": time.perf_counter() - start}
+            if values is None or served is None:
+                values = np.empty((rows, *part.shape[1:]), dtype=np.float64)
+                served = np.empty((rows, *part_served.shape[1:]), dtype=np.float64)
+            values[done : done + len(frame)] = part
+            served[done : done + len(frame)] = part_served
+            done += len(frame)
+        if done != rows or values is None or served is None:
+            return {"error": f"read {done} of {rows} eval rows", "seconds": time.perf_counter() - start}
+        np.save(self.work / "scores.npy", values)
+        np.save(self.work / "served_scores.npy", served)
+        return {
+            "scores": "scores.npy",
+            "served_scores": "served_scores.npy",
+            "source": self.score_source,
+            "seconds": time.perf_counter() - start,
+        }
+
     def rows(self, name: str) -> np.ndarray:
         """An index or label array the acting side wrote into the work folder."""
         return np.load(self.work / name, allow_pickle=False)
@@ -183,6 +224,8 @@ def handle(host: ModelHost, request: dict[str, Any]) -> dict[str, Any]:
             return {"ok": True, **host.load(request.get("scores_from"))}
         if op == "score":
             return {"ok": True, **host.score(request)}
+        if op == "score_stream":
+            return {"ok": True, **host.score_stream(request)}
         return {"ok": True, **judging_ops.OPS[op](host, request)}
     except Exception as exc:
         return {"ok": False, "error": _first_line(exc), "trace": traceback.format_exc()[-2000:]}

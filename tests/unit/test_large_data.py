@@ -1,0 +1,131 @@
+"""Large eval sets: streamed reading, exact whole-data counts, collapsed bias rows, subsampled intervals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from scipy import sparse
+
+from gates import bias, bias_rows, data_validation
+from gates.bootstrap import resample_weights, resampled_sums
+from gates.evaluation import evaluate
+from gates.policy import BiasGatePolicy, DataValidationGatePolicy, EvaluationGatePolicy, StreamingSpec
+from gates.result import GateResult, GateStatus
+from tasks.stream_data import read_streamed
+
+
+def _frame(n: int, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    age = rng.integers(18, 90, n).astype(float)
+    age[rng.random(n) < 0.1] = np.nan
+    return pd.DataFrame(
+        {
+            "age": age,
+            "sex": rng.choice(["F", "M"], n),
+            "label": rng.integers(0, 2, n),
+        }
+    )
+
+
+def test_one_pass_keeps_every_rows_columns_exact_nulls_and_the_seeded_sample(tmp_path: Path) -> None:
+    frame = _frame(5000)
+    files = []
+    for i, part in enumerate((frame.iloc[:1800], frame.iloc[1800:])):
+        files.append(str(tmp_path / f"p{i}.parquet"))
+        pq.write_table(pa.Table.from_pandas(part, preserve_index=False), files[-1], row_group_size=700)
+    found = read_streamed(tuple(files), ("label", "sex"), StreamingSpec(sample_rows=300, batch_rows=512, seed=3))
+    assert found.rows == 5000
+    assert found.nulls == {"age": int(frame["age"].isna().sum()), "sex": 0, "label": 0}
+    assert found.columns["label"].tolist() == frame["label"].tolist()
+    assert found.columns["sex"].astype(str).tolist() == frame["sex"].tolist()
+    expected = np.sort(np.random.default_rng(3).choice(5000, 300, replace=False))
+    assert found.sample_index.tolist() == expected.tolist()
+    pd.testing.assert_frame_equal(found.sample, frame.iloc[expected].reset_index(drop=True))
+
+
+def test_multinomial_draws_of_collapsed_rows_are_the_row_bootstrap() -> None:
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 6, 4000)  # 6 distinct rows, repeated
+    matrix = sparse.csr_array(np.eye(6)[codes] * np.arange(1, 7))
+    distinct = sparse.csr_array(np.eye(6) * np.arange(1, 7))
+    counts = np.bincount(codes, minlength=6)
+    by_rows = np.concatenate([w @ matrix for w in resample_weights(4000, 4000, 1)])
+    collapsed = resampled_sums(distinct, 4000, 1, counts)
+    assert collapsed.shape == by_rows.shape == (4000, 6)
+    np.testing.assert_allclose(collapsed.mean(axis=0), by_rows.mean(axis=0), rtol=0.01)
+    np.testing.assert_allclose(collapsed.std(axis=0), by_rows.std(axis=0), rtol=0.06)
+    assert (collapsed.sum(axis=0) > 0).all()
+
+
+def test_collapsed_bias_rows_give_the_same_audit() -> None:
+    frame = _frame(6000, seed=5)
+    rng = np.random.default_rng(1)
+    y = frame["label"].to_numpy()
+    cand = (rng.random(6000) < 0.4 + 0.2 * (frame["sex"] == "M")).astype(int)
+    champ = (rng.random(6000) < 0.45).astype(int)
+    policy = BiasGatePolicy(sensitive_features=["sex"], min_group_size=50)
+    whole = bias.audit_bias(frame[["sex"]], y, cand, champ, policy)
+    cols, yc, cc, hc, weights = bias_rows.collapsed(frame[["sex"]], y, cand, champ)
+    assert len(cols) == 16 and weights.sum() == 6000
+    small = bias.audit_bias(cols, yc, cc, hc, policy, weights)
+    rates = ("size", "selection_rate", "true_positive_rate", "false_positive_rate", "accuracy")
+    for got, want in zip(small.details["features"][0]["groups"], whole.details["features"][0]["groups"], strict=True):
+        assert {k: got[k] for k in rates} == pytest.approx({k: want[k] for k in rates})
+    metric = "demographic_parity_difference"
+    got_m, want_m = (r.details["features"][0]["metrics"][metric] for r in (small, whole))
+    assert got_m["candidate"] == pytest.approx(want_m["candidate"])
+    assert got_m["interval"] == pytest.approx(want_m["interval"], abs=0.02)  # another draw of the same bootstrap
+
+
+def test_intervals_from_a_subsample_are_centred_on_the_whole_data_difference() -> None:
+    rng = np.random.default_rng(2)
+    n = 30_000
+    y = rng.integers(0, 2, n)
+    cand = np.clip(0.3 * y + 0.7 * rng.random(n), 0, 1)
+    champ = np.clip(0.2 * y + 0.8 * rng.random(n), 0, 1)
+    rules = {"roc_auc": {"min_absolute_change": 0.001}, "accuracy": {"max_regression": 0.01}}
+    whole = evaluate(y, cand, champ, EvaluationGatePolicy.model_validate({"metrics": rules}))
+    capped = evaluate(
+        y, cand, champ, EvaluationGatePolicy.model_validate({"metrics": rules, "bootstrap": {"max_rows": 5000}})
+    )
+    for metric in rules:
+        got, want = capped.details["metrics"][metric], whole.details["metrics"][metric]
+        assert got["candidate"] == want["candidate"] and got["champion"] == want["champion"]
+        assert got["difference"] == pytest.approx(want["difference"], abs=1e-12)
+        assert got["interval_low"] < got["difference"] < got["interval_high"]
+        assert got["interval_high"] - got["interval_low"] > want["interval_high"] - want["interval_low"]
+    assert capped.details["interval_rows"] == 5000 and whole.details["interval_rows"] == n
+    assert "intervals from a seeded subsample of 5,000 rows" in capped.summary
+
+
+def test_row_count_and_nulls_are_judged_on_the_whole_data() -> None:
+    policy = DataValidationGatePolicy(min_rows=100, max_rows=1_000_000)
+    suite = [
+        {"type": "expect_table_row_count_to_be_between", "kwargs": {"min_value": 100, "max_value": 1_000_000}},
+        {"type": "expect_column_to_exist", "kwargs": {"column": "age"}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "age", "mostly": 0.95}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "sex"}},
+    ]
+    sampled, exact = data_validation.split_exact(suite)
+    assert [e["kwargs"].get("column") for e in sampled] == ["age"] and len(exact) == 3
+    rows = data_validation.exact_rows(exact, 2_000_000, {"age": 120_000, "sex": 0})
+    assert [r["success"] for r in rows] == [False, False, True]  # too many rows; 6 % nulls in age
+    assert rows[1]["unexpected_count"] == 120_000 and rows[1]["unexpected_percent"] == pytest.approx(6.0)
+    on_sample = GateResult(
+        gate="data_validation",
+        status=GateStatus.PASSED,
+        blocking=True,
+        summary="All 1 expectations met on 1000 rows.",
+        details={"statistics": {"evaluated_expectations": 1}, "results": [], "rows": 1000},
+    )
+    joined = data_validation.with_exact_counts(on_sample, rows, 2_000_000, 1000, policy)
+    assert joined.status is GateStatus.FAILED
+    assert joined.summary.startswith("2 of 4 expectations failed: expect_table_row_count_to_be_between")
+    assert joined.summary.endswith(
+        "(row count and null counts over all 2,000,000 rows; the other expectations on a seeded sample of 1,000 rows)"
+    )
