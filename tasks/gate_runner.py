@@ -154,7 +154,7 @@ def run_gates(inputs: PromotionInputs, out_dir: Path, skip: frozenset[str] = fro
             "champion": inputs.champion.version if inputs.champion else "",
         }
         # the classification reports go with the drift gate: none where it is not judged (a placed run)
-        reports = [] if "drift" in skip else classification_reports(whole or ctx, digests, versions)
+        reports = [] if "drift" in skip else classification_reports(ctx, digests, versions)  # streamed: the sample
         return GateRun(results, reports)
     finally:
         if early is not None:

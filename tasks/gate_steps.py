@@ -202,7 +202,12 @@ def classification_reports(ctx: GateContext, digests: dict[str, str | None], nam
     for label, scores, other in pairs:
         version = names[label]
         key = key_of(
-            digests[label], ctx.data_hash, ctx.threshold, None if other is None else digests["champion"], target
+            digests[label],
+            ctx.data_hash,
+            len(ctx.labels),
+            ctx.threshold,
+            None if other is None else digests["champion"],
+            target,
         )
         current = f"v{version} ({label})"
         path = cached_file(

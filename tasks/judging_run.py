@@ -138,7 +138,8 @@ class JudgingRun:
         return ModelScores(
             version=copy.version,
             values=np.asarray(judge.array(data["scores"]), dtype=np.float64),
-            served=np.asarray(judge.array(data["served_scores"]), dtype=np.float64),
+            # streamed data: predict() as served is read on the sample's rows only (tasks.streamed_context)
+            served=judge.array(data["served_scores"], mapped=self.inputs.data.full is not None),
             source=data["source"],
             seconds=float(data["seconds"]),
             access_attempts=attempts,

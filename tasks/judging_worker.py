@@ -194,17 +194,20 @@ class ModelHost:
                 return {"error": _first_line(exc), "seconds": time.perf_counter() - start}
             if values is None or served is None:
                 values = np.empty((rows, *part.shape[1:]), dtype=np.float64)
-                served = np.empty((rows, *part_served.shape[1:]), dtype=np.float64)
+                # predict() is what is judged unless predict_proba is: then one array holds both
+                served = values if self.proba is None else np.empty((rows, *part_served.shape[1:]), dtype=np.float64)
             values[done : done + len(frame)] = part
-            served[done : done + len(frame)] = part_served
+            if served is not values:
+                served[done : done + len(frame)] = part_served
             done += len(frame)
         if done != rows or values is None or served is None:
             return {"error": f"read {done} of {rows} eval rows", "seconds": time.perf_counter() - start}
         np.save(self.work / "scores.npy", values)
-        np.save(self.work / "served_scores.npy", served)
+        if served is not values:
+            np.save(self.work / "served_scores.npy", served)
         return {
             "scores": "scores.npy",
-            "served_scores": "served_scores.npy",
+            "served_scores": "scores.npy" if served is values else "served_scores.npy",
             "source": self.score_source,
             "seconds": time.perf_counter() - start,
         }

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gates.errors import BadInputError
@@ -105,11 +106,16 @@ def iter_batches(files: tuple[str, ...], batch_rows: int, columns: list[str] | N
         yield from pq.ParquetFile(file).iter_batches(batch_size=batch_rows, columns=columns)
 
 
+def _compact(column: pa.Array) -> pa.Array:
+    """Text and booleans as dictionary codes (a few bytes a row); numbers as they are."""
+    kind = column.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_boolean(kind):
+        return pc.dictionary_encode(column)
+    return column
+
+
 def _kept(chunks: list[pa.Array]) -> pd.Series:
-    column = pa.chunked_array(chunks)
-    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type) or pa.types.is_boolean(column.type):
-        column = column.dictionary_encode()
-    return column.to_pandas()
+    return pa.chunked_array(chunks).to_pandas()
 
 
 def read_streamed(files: tuple[str, ...], keep: tuple[str, ...], spec: StreamingSpec) -> StreamedRows:
@@ -130,7 +136,7 @@ def _read(files: tuple[str, ...], _stamps: tuple[int, ...], keep: tuple[str, ...
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             nulls[name] += column.null_count
         for name in keep:
-            kept[name].append(batch.column(name))
+            kept[name].append(_compact(batch.column(name)))
         lo, hi = np.searchsorted(index, [offset, offset + batch.num_rows])
         if hi > lo:
             sampled.append(batch.take(pa.array(index[lo:hi] - offset)))
