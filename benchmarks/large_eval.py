@@ -6,7 +6,8 @@ a fresh registry, and runs, each in its own process, one after the other:
 
 - promotion: a dry run of the candidate against the champion on the whole set (every gate but integration, as
   `benchmarks/promotion_overhead.py`); peak memory is sampled over the whole process tree (the flow, the
-  judging zygote and both judges) every 0.2 s, as the sum of RSS and the sum of PSS (shared pages counted once);
+  judging zygote and both judges; not the temporary Prefect server the flow starts, which production runs as its
+  own service) every 0.2 s, as the sum of RSS and the sum of PSS (shared pages counted once);
 - read + forward: read the set batch by batch and run both models' predict() over every row, nothing else.
 
 Prints both, side by side, and the targets: peak RSS of the promotion < 2 GiB, promotion <= 2 x read + forward.
@@ -74,7 +75,7 @@ def tree_memory(pid: int) -> tuple[int, int, int]:
                 tree.add(child)
                 frontier.append(child)
     rss = pss = own = 0
-    for p in tree:
+    for p in tree - _servers(tree):
         try:
             for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
                 if line.startswith("Rss:"):
@@ -85,6 +86,19 @@ def tree_memory(pid: int) -> tuple[int, int, int]:
         except OSError:
             continue
     return rss, pss, own
+
+
+def _servers(pids: set[int]) -> set[int]:
+    """The temporary Prefect server's processes (production runs Prefect's server as its own service)."""
+    found = set()
+    for p in pids:
+        try:
+            command = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"uvicorn" in command and b"prefect" in command:
+            found.add(p)
+    return found
 
 
 def measured(args: list[str], env: dict[str, str]) -> tuple[float, list[int], str]:

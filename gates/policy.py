@@ -112,9 +112,10 @@ class BootstrapPolicy(StrictModel):
         ge=1000,
         description="Above this many eval rows the cost of the bootstrap stops growing with the rows: the evaluation "
         "gate draws its intervals from a seeded subsample of this many rows (point estimates use every row; the "
-        "interval is moved onto the whole data's estimate), and the bias gate draws multinomial counts of the "
-        "distinct (group, label, prediction) rows, the same bootstrap at a fixed cost (a seeded subsample of this "
-        "many rows where there are more distinct rows, as for regression errors).",
+        "interval is moved onto the whole data's estimate); the bias gate collapses equal (group, label, "
+        "predictions) rows of a binary task and draws multinomial counts of them (the same bootstrap, at a cost "
+        "that grows with the distinct rows, not the rows), and judges multiclass and regression tasks on a seeded "
+        "sample of this many rows.",
     )
 
 

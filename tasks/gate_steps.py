@@ -37,13 +37,20 @@ def data_validation_step(ctx: GateContext, expectations: list[dict]) -> GateResu
     suite = data_validation.build_expectations(
         columns, target, gate, ctx.reference, expectations, eval_rows=len(ctx.frame)
     )
-    key = key_of(ctx.data_hash, json.dumps(suite, sort_keys=True, default=str), gate.model_dump_json())
+    key = key_of(ctx.data_hash, json.dumps(suite, sort_keys=True, default=str), gate.model_dump_json(), _sampled(ctx))
     if ctx.whole_rows is None:
         return cached_gate("data-validation", key, lambda out: validate(ctx.frame, suite, gate, out / "data-docs"))
     sampled, exact = data_validation.split_exact(suite)
     judged = cached_gate("data-validation", key, lambda out: validate(ctx.frame, sampled, gate, out / "data-docs"))
     found = data_validation.exact_rows(exact, ctx.whole_rows, ctx.whole_nulls or {})
     return data_validation.with_exact_counts(judged, found, ctx.whole_rows, len(ctx.frame), gate)
+
+
+def _sampled(ctx: GateContext) -> str | None:
+    """What a streamed data set's sample is drawn with (part of the data gates' cache keys); None when not streamed."""
+    if ctx.whole_rows is None:
+        return None
+    return f"{ctx.whole_rows}:{len(ctx.frame)}:{ctx.policy.eval_data.streaming.model_dump_json()}"
 
 
 def drift_step(ctx: GateContext) -> GateResult:
@@ -58,7 +65,7 @@ def drift_step(ctx: GateContext) -> GateResult:
             return skipped("drift", "the reference data holds no arrays of the eval data's shape", gate.blocking)
         current, reference = tensor_data.summaries(ctx.frame, shape), tensor_data.summaries(ctx.reference, shape)
         cols = list(current.columns)
-        key = key_of(ctx.data_hash, ctx.reference_hash, cols, gate.model_dump_json())
+        key = key_of(ctx.data_hash, ctx.reference_hash, cols, gate.model_dump_json(), _sampled(ctx))
         return cached_gate(
             "drift",
             key,
@@ -67,7 +74,7 @@ def drift_step(ctx: GateContext) -> GateResult:
             ),
         )
     cols = gate_columns(ctx.policy, ctx.schema)
-    key = key_of(ctx.data_hash, ctx.reference_hash, cols, gate.model_dump_json())
+    key = key_of(ctx.data_hash, ctx.reference_hash, cols, gate.model_dump_json(), _sampled(ctx))
     result = cached_gate(
         "drift", key, lambda out: detect_drift(ctx.frame, ctx.reference, cols, gate, out / "drift.html", labels)
     )

@@ -138,7 +138,14 @@ def check_inputs(
     """The eval rows must become the model's input, hold the target and a positive row, and the columns the
     gates need (sensitive features; drift columns in both data sets). MLflow's own schema enforcement has the
     last word on what the input path makes, so predict() cannot refuse it."""
-    check_eval_frame(data.frame, schema, policy.eval_data, f"{data.path} for v{version}", task.name == "binary")
+    source = f"{data.path} for v{version}"
+    binary = task.name == "binary"
+    check_eval_frame(data.frame, schema, policy.eval_data, source, binary and data.full_y is None)
+    if binary and data.full_y is not None and not data.full_y.any():  # streamed: every row, not the sample
+        spec = policy.eval_data
+        raise BadInputError(
+            f"eval data {source}: no row has the positive label {spec.positive_label!r} in {spec.target!r}"
+        )
     complete = data.frame.dropna(subset=[c.name for c in schema.columns if c.name in data.frame])
     enforce_signature(prepare(complete, schema), schema, f"{data.path} for v{version}")  # nulls: data validation
     missing = [c for c in policy.gates.bias.sensitive_features if c not in data.frame.columns]

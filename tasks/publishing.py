@@ -44,7 +44,8 @@ def presentation(inputs: PromotionInputs, outcome: PromotionOutcome, run_id: str
     """Summary, report, MLflow description and decision line for an outcome."""
     with_run = outcome.model_copy(update={"ledger_run_id": run_id}) if run_id else outcome
     links = links_for(with_run, inputs.policy.ledger_experiment)
-    data = {"eval data": inputs.data.path, "rows": len(inputs.data.frame), "sha256": inputs.data.sha256[:12]}
+    rows = len(inputs.data.frame) if inputs.data.full is None else inputs.data.full.rows
+    data = {"eval data": inputs.data.path, "rows": rows, "sha256": inputs.data.sha256[:12]}
     html = render_report(
         with_run, decided_at=outcome.decided_at or "", links=links, data_summary=data, policy=inputs.policy
     )

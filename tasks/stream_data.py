@@ -70,12 +70,17 @@ def _difference(a: pa.Schema, b: pa.Schema) -> str:
     return changed[0] if changed else "its columns are in another order"
 
 
+def _fields(schema: pa.Schema) -> list[tuple[str, pa.DataType]]:
+    """Names and types (nullability and metadata differ between writers of the same data)."""
+    return [(f.name, f.type) for f in schema]
+
+
 def check_schemas(files: list[Path], root: Path) -> pa.Schema:
     """The files' common schema; BadInputError naming the first file whose schema differs from the first's."""
     first = _schema(files[0])
     for file in files[1:]:
         other = _schema(file)
-        if not other.equals(first, check_metadata=False):
+        if _fields(other) != _fields(first):
             raise BadInputError(
                 f"eval data {root}: {file.relative_to(root) if root.is_dir() else file} does not have the schema "
                 f"of {files[0].relative_to(root) if root.is_dir() else files[0]}: {_difference(first, other)}"
@@ -107,9 +112,9 @@ def iter_batches(files: tuple[str, ...], batch_rows: int, columns: list[str] | N
 
 
 def _compact(column: pa.Array) -> pa.Array:
-    """Text and booleans as dictionary codes (a few bytes a row); numbers as they are."""
+    """Text as dictionary codes (a few bytes a row); numbers and booleans as they are."""
     kind = column.type
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_boolean(kind):
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return pc.dictionary_encode(column)
     return column
 
@@ -126,21 +131,25 @@ def read_streamed(files: tuple[str, ...], keep: tuple[str, ...], spec: Streaming
 @lru_cache(maxsize=1)
 def _read(files: tuple[str, ...], _stamps: tuple[int, ...], keep: tuple[str, ...], spec: StreamingSpec) -> StreamedRows:
     total = row_count([Path(f) for f in files])
+    if total == 0:
+        raise BadInputError(f"eval data {Path(files[0]).parent if len(files) > 1 else files[0]} has no rows")
     index = np.sort(np.random.default_rng(spec.seed).choice(total, min(spec.sample_rows, total), replace=False))
     schema = _schema(Path(files[0]))
     nulls = dict.fromkeys(schema.names, 0)
     kept: dict[str, list[pa.Array]] = {c: [] for c in keep}
-    sampled: list[pa.RecordBatch] = []
+    sampled: list[pa.Table] = []
     offset = 0
     for batch in iter_batches(files, spec.batch_rows):
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             nulls[name] += column.null_count
+            if pa.types.is_floating(column.type):  # NaN is missing to pandas, not to Arrow's null count
+                nulls[name] += int(pc.sum(pc.is_nan(column)).as_py() or 0)
         for name in keep:
             kept[name].append(_compact(batch.column(name)))
         lo, hi = np.searchsorted(index, [offset, offset + batch.num_rows])
         if hi > lo:
-            sampled.append(batch.take(pa.array(index[lo:hi] - offset)))
+            sampled.append(pa.Table.from_batches([batch.take(pa.array(index[lo:hi] - offset))]).cast(schema))
         offset += batch.num_rows
-    sample = pa.Table.from_batches(sampled, schema=schema).to_pandas() if sampled else schema.empty_table().to_pandas()
+    sample = (pa.concat_tables(sampled) if sampled else schema.empty_table()).to_pandas()
     columns = pd.DataFrame({name: _kept(kept[name]) for name in keep}, index=pd.RangeIndex(total))
     return StreamedRows(files, total, nulls, columns, sample, index)

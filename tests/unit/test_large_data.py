@@ -13,10 +13,11 @@ from scipy import sparse
 
 from gates import bias, bias_rows, data_validation
 from gates.bootstrap import resample_weights, resampled_sums
+from gates.errors import BadInputError
 from gates.evaluation import evaluate
 from gates.policy import BiasGatePolicy, DataValidationGatePolicy, EvaluationGatePolicy, StreamingSpec
 from gates.result import GateResult, GateStatus
-from tasks.stream_data import read_streamed
+from tasks.stream_data import check_schemas, read_streamed
 
 
 def _frame(n: int, seed: int = 0) -> pd.DataFrame:
@@ -59,7 +60,6 @@ def test_multinomial_draws_of_collapsed_rows_are_the_row_bootstrap() -> None:
     assert collapsed.shape == by_rows.shape == (4000, 6)
     np.testing.assert_allclose(collapsed.mean(axis=0), by_rows.mean(axis=0), rtol=0.01)
     np.testing.assert_allclose(collapsed.std(axis=0), by_rows.std(axis=0), rtol=0.06)
-    assert (collapsed.sum(axis=0) > 0).all()
 
 
 def test_collapsed_bias_rows_give_the_same_audit() -> None:
@@ -79,7 +79,7 @@ def test_collapsed_bias_rows_give_the_same_audit() -> None:
     metric = "demographic_parity_difference"
     got_m, want_m = (r.details["features"][0]["metrics"][metric] for r in (small, whole))
     assert got_m["candidate"] == pytest.approx(want_m["candidate"])
-    assert got_m["interval"] == pytest.approx(want_m["interval"], abs=0.02)  # another draw of the same bootstrap
+    assert got_m["interval"] == pytest.approx(want_m["interval"], abs=0.01)  # another draw of the same bootstrap
 
 
 def test_intervals_from_a_subsample_are_centred_on_the_whole_data_difference() -> None:
@@ -129,3 +129,24 @@ def test_row_count_and_nulls_are_judged_on_the_whole_data() -> None:
     assert joined.summary.endswith(
         "(row count and null counts over all 2,000,000 rows; the other expectations on a seeded sample of 1,000 rows)"
     )
+
+
+def test_boolean_targets_nan_floats_and_schemas_that_differ_only_in_nullability(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"x": [0.5, np.nan, 1.5, None] * 50, "flag": [True, False, False, True] * 50})
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table, tmp_path / "a.parquet")
+    nullable = pa.schema([pa.field("x", pa.float64(), nullable=False), pa.field("flag", pa.bool_())])
+    nan = np.array([np.nan, 1.0, 2.0, 3.0] * 50)  # NaN values, not nulls: what numpy-born writers store
+    pq.write_table(pa.table({"x": pa.array(nan), "flag": frame["flag"]}, schema=nullable), tmp_path / "b.parquet")
+    files = (str(tmp_path / "a.parquet"), str(tmp_path / "b.parquet"))
+    assert check_schemas([Path(f) for f in files], tmp_path).names == ["x", "flag"]
+    found = read_streamed(files, ("flag",), StreamingSpec(sample_rows=100, batch_rows=128))
+    assert found.nulls == {"x": 150, "flag": 0}  # nulls in a, NaN in b: missing alike, as pandas counts them
+    assert found.columns["flag"].dtype == bool and int(found.columns["flag"].sum()) == 200
+
+
+def test_a_folder_of_empty_files_is_bad_input(tmp_path: Path) -> None:
+    empty = pa.table({"x": pa.array([], pa.float64())})
+    pq.write_table(empty, tmp_path / "a.parquet")
+    with pytest.raises(BadInputError, match=f"^eval data {tmp_path / 'a.parquet'} has no rows$"):
+        read_streamed((str(tmp_path / "a.parquet"),), (), StreamingSpec())
