@@ -103,7 +103,9 @@ def run_gates(inputs: PromotionInputs, out_dir: Path, skip: frozenset[str] = fro
     policy = inputs.policy
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = context_of(inputs)
-    run = JudgingRun(inputs, out_dir)
+    # streamed data: every row is scored only for the gates that judge every row (a placed run judges the sample)
+    every_row = inputs.data.full is not None and not {"evaluation", "bias", "output_check"} <= skip
+    run = JudgingRun(inputs, out_dir, every_row)
     early: EarlyServer | None = None
     try:
         needs_models = any(g.enabled(policy) and g.name not in skip for g in MODEL_GATES)
@@ -125,8 +127,8 @@ def run_gates(inputs: PromotionInputs, out_dir: Path, skip: frozenset[str] = fro
             return GateRun(results, [])
         checkpoint("gates")
         scores = run.score_all(policy.gates.evaluation.timeout_s)
-        whole = whole_context(ctx, inputs.data, scores)
-        scores = at_sample(inputs.data, scores)
+        whole = whole_context(ctx, inputs.data, scores) if every_row else None
+        scores = at_sample(inputs.data, scores) if every_row else scores
         ctx = ctx.with_scores(scores["candidate"], scores.get("champion"))
         candidate = scores["candidate"]
         if candidate.bad_input:

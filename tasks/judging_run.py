@@ -19,8 +19,10 @@ ISOLATION = "isolation"
 class JudgingRun:
     """Judges for the candidate and the champion of one attempt; every process is stopped on close()."""
 
-    def __init__(self, inputs: PromotionInputs, out_dir: Path) -> None:
+    def __init__(self, inputs: PromotionInputs, out_dir: Path, every_row: bool | None = None) -> None:
+        """`every_row`: score every row of streamed data (default: whenever the data was streamed)."""
         self.inputs = inputs
+        self.every_row = inputs.data.full is not None if every_row is None else every_row
         self.out_dir = out_dir
         self.side = JudgingSide()
         self.copies: dict[str, ModelCopy] = {"candidate": inputs.candidate}
@@ -105,7 +107,7 @@ class JudgingRun:
     def _score_request(self, label: str) -> tuple[str, dict[str, Any]]:
         """Score the sample the judge holds, or, for streamed data, every row of the files batch by batch."""
         full = self.inputs.data.full
-        if full is None:
+        if full is None or not self.every_row:
             return "score", {}
         names = [c for c in self.copies[label].schema.names if c in self.inputs.data.frame.columns]
         batch_rows = self.inputs.policy.eval_data.streaming.batch_rows
@@ -139,7 +141,7 @@ class JudgingRun:
             version=copy.version,
             values=np.asarray(judge.array(data["scores"]), dtype=np.float64),
             # streamed data: predict() as served is read on the sample's rows only (tasks.streamed_context)
-            served=judge.array(data["served_scores"], mapped=self.inputs.data.full is not None),
+            served=judge.array(data["served_scores"], mapped=self.every_row),
             source=data["source"],
             seconds=float(data["seconds"]),
             access_attempts=attempts,
