@@ -14,6 +14,8 @@ from gates.policy import EvalDataSpec, ReferenceDataSpec
 from gates.schema_check import eval_frame_problems
 from tasks.array_data import array_format, read_arrays, read_tensor_column
 
+SOURCE_ROWS = "modelgate.source_rows"  # kept on the cached frames only, never on a caller's copy
+
 
 def file_sha256(path: Path) -> str:
     """sha256 of a file's bytes."""
@@ -32,6 +34,17 @@ def read_eval_frame(
     Array files (npz, npy, a Parquet tensor column) become flattened input columns plus the labels
     (tasks.array_data). Equal file contents are parsed once per process (the CLI's preflight and the flow share
     them); each caller gets a copy."""
+    frame = _cached(path, spec, labels_path).copy()
+    frame.attrs.pop(SOURCE_ROWS, None)
+    return frame
+
+
+def source_rows(path: Path, spec: EvalDataSpec | ReferenceDataSpec, labels_path: Path | None = None) -> int:
+    """Rows in the file before any max_rows sample (read_eval_frame's parse, cached)."""
+    return int(_cached(path, spec, labels_path).attrs[SOURCE_ROWS])
+
+
+def _cached(path: Path, spec: EvalDataSpec | ReferenceDataSpec, labels_path: Path | None) -> pd.DataFrame:
     if not path.is_file():
         raise BadInputError(f"eval data not found: {path}")
     arrays = array_format(path, spec.format, spec.inputs_column)
@@ -41,8 +54,8 @@ def read_eval_frame(
         labels_file = str(labels_path) if labels_path else None
         labels_hash = file_sha256(labels_path) if labels_path and labels_path.is_file() else None
         key = (arrays, target, spec.inputs_key, labels_key, labels_file, labels_hash, spec.inputs_column)
-        return _arrays(str(path), file_sha256(path), key, spec.max_rows).copy()
-    return _parsed(str(path), file_sha256(path), spec.format, spec.max_rows).copy()
+        return _arrays(str(path), file_sha256(path), key, spec.max_rows)
+    return _parsed(str(path), file_sha256(path), spec.format, spec.max_rows)
 
 
 @lru_cache(maxsize=4)
@@ -53,7 +66,7 @@ def _arrays(name: str, _sha256: str, key: tuple, max_rows: int | None) -> pd.Dat
     else:
         labels = Path(labels_path) if labels_path else None
         frame = read_arrays(Path(name), fmt, target, inputs_key, labels_key, labels)
-    frame.attrs["source_rows"] = len(frame)
+    frame.attrs[SOURCE_ROWS] = len(frame)
     if max_rows is not None and len(frame) > max_rows:
         attrs = dict(frame.attrs)
         frame = frame.sample(n=max_rows, random_state=0).reset_index(drop=True)
@@ -75,7 +88,7 @@ def _parsed(name: str, _sha256: str, fmt: str, max_rows: int | None) -> pd.DataF
     rows = len(frame)
     if max_rows is not None and rows > max_rows:
         frame = frame.sample(n=max_rows, random_state=0).reset_index(drop=True)
-    frame.attrs["source_rows"] = rows
+    frame.attrs[SOURCE_ROWS] = rows
     return frame
 
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from gates.errors import BadInputError
 from gates.policy import EvalDataSpec, PromotionPolicy
-from tasks.data import file_sha256, labels, read_eval_frame
+from tasks.data import file_sha256, labels, read_eval_frame, source_rows
 from tasks.policy_files import resolve_data_path
 from tasks.stream_data import (
     StreamedRows,
@@ -79,7 +79,9 @@ def read_eval_data(policy: PromotionPolicy, policy_path: str, override: str | No
             return EvalData(frame, y, files_sha256(files, path), str(path), found, whole)
     labels_path = spec.labels_path
     frame = read_eval_frame(path, spec, resolve_data_path(policy_path, labels_path) if labels_path else None)
-    check_size(int(frame.attrs.get("source_rows", len(frame))), spec, path)
+    check_size(
+        source_rows(path, spec, resolve_data_path(policy_path, labels_path) if labels_path else None), spec, path
+    )
     y = labels(frame, spec).to_numpy() if spec.target in frame.columns else np.empty(0)
     return EvalData(frame=frame, y=y, sha256=file_sha256(path), path=str(path))
 
