@@ -41,20 +41,26 @@ def scan_registry(
     with a policy), without waiting for the runs.
 
     First, approvals past their deadline are resumed (so each records its policy's on_timeout) and each
-    model's registry and ledger are reconciled under its promotion lock. A version whose promotion is
-    already in flight (queued, running, or waiting for approval), that has a final decision, or that was
-    rolled back is not started again.
+    model's registry and ledger are reconciled: a few batched searches read every model's registry and ledger,
+    and a model with anything to reconcile is reconciled under its promotion lock and then searched on its own.
+    A version whose promotion is already in flight (queued, running, or waiting for approval), that has a final
+    decision, or that was rolled back is not started again.
     """
-    targets = scan_targets(models, policy_dir)
-    in_flight = promotions_in_flight(promote_deployment)
+    in_flight = promotions_in_flight(promote_deployment)  # read before the registry: a run ending meanwhile is seen
+    scan = scan_targets(models, policy_dir)
     resume_overdue(in_flight)
     log = get_run_logger()
     started: list[Triggered] = []
     failed: list[str] = []
-    for model, policy_path in targets.items():
+    for model, policy_path in scan.targets.items():
+        read = scan.reads.get(model)
         try:
-            reconcile_task(load_policy(policy_path), trigger)
-            _, versions = find_undecided(policy_path)
+            if read is None or read.undecided is None:
+                reconcile_task(load_policy(policy_path), trigger)
+                _, versions = find_undecided(policy_path)
+            else:
+                versions = read.undecided
+                log.info("reconcile %s: %s", model, read.reason)
         except Exception as exc:  # one model's trouble does not stop the scan of the others
             log.error("%s: not scanned: %s: %s", model, type(exc).__name__, exc)
             failed.append(model)

@@ -3,8 +3,10 @@ promotions are already in flight on the Prefect server (queued, running, or wait
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -23,15 +25,39 @@ from prefect.exceptions import ObjectNotFound
 from gates.errors import BadInputError, PolicyError
 from gates.policy import PromotionPolicy
 from tasks import approval_waits
-from tasks.ledger import FINAL_OUTCOMES
 from tasks.mlflow_store import client
 from tasks.policy_files import load_policy
-from tasks.registry import TAG_PREFIX, champion, resolve_registered_model
+from tasks.registry import champion, resolve_registered_model
+from tasks.scan_reads import NOT_AGAIN as NOT_AGAIN  # version outcomes the scan never promotes (again)
+from tasks.scan_reads import (
+    ModelReads,
+    VersionPrefetch,
+    ledger_state,
+    model_reads,
+    quoted,
+    registered_models,
+    undecided_in,
+)
+
+T = TypeVar("T")
 
 PAGE = 1000
 RUNS_PAGE = 200  # the Prefect server's default page limit
-NOT_AGAIN = (*FINAL_OUTCOMES, "rolled_back")  # version outcomes the scan never promotes (again)
 IN_FLIGHT = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING]
+_READ: dict[str, tuple[str, PromotionPolicy]] = {}  # policy file -> (its text, the policy), for scanned_policy
+
+
+def scanned_policy(path: str | Path) -> PromotionPolicy:
+    """load_policy, remembered for every policy file a scan reads (a scan reads each one twice, and load_policy
+    keeps only the last 16); parsed again when the file's text changed."""
+    try:
+        text = Path(path).read_text()
+    except OSError:
+        return load_policy(path)  # says what is wrong with the path
+    seen = _READ.get(str(path))
+    if seen is None or seen[0] != text:
+        seen = _READ[str(path)] = (text, load_policy(path))
+    return seen[1]
 
 
 def policies_in(policy_dir: str) -> dict[str, str]:
@@ -40,54 +66,87 @@ def policies_in(policy_dir: str) -> dict[str, str]:
     if not folder.is_dir():
         raise BadInputError(f"policy folder not found: {policy_dir}")
     found: dict[str, str] = {}
-    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-        policy = load_policy(path)
+    for path in _policy_files(policy_dir):
+        policy = scanned_policy(path)
         if policy.model_name in found:
             raise PolicyError(f"{path}: a second policy for {policy.model_name!r} (first: {found[policy.model_name]})")
         found[policy.model_name] = str(path)
     return found
 
 
+@dataclass(frozen=True)
+class ScanTargets:
+    """The models to scan and what the batched reads found for each (a model missing from `reads` is reconciled and
+    searched on its own)."""
+
+    targets: dict[str, str]  # model -> policy file
+    reads: dict[str, ModelReads]
+
+
 @task(name="scan-targets", cache_policy=NO_CACHE)
-def scan_targets(models: list[str] | None, policy_dir: str) -> dict[str, str]:
-    """The models to scan with their policy files; a named model without a policy is an error."""
-    available = policies_in(policy_dir)
-    if models is None:
-        registered = {m.name for m in client().search_registered_models(max_results=PAGE)}
-        unmanaged = sorted(registered - set(available))
-        if unmanaged:
-            get_run_logger().info("registered models without a policy (not scanned): %s", ", ".join(unmanaged))
-        return {m: p for m, p in available.items() if m in registered}
-    missing = [m for m in models if m not in available]
-    if missing:
-        raise BadInputError(f"no policy for model {missing[0]!r} in {policy_dir} (policies: {', '.join(available)})")
-    for model in models:
-        resolve_registered_model(client(), model)
-    return {m: available[m] for m in models}
+def scan_targets(models: list[str] | None, policy_dir: str) -> ScanTargets:
+    """The models to scan with their policy files (a named model without a policy, or not registered, is an error),
+    and what a few batched registry and ledger reads found for each: their versions are listed while the policies
+    are parsed, and the ledger is read before the registered models' aliases (tasks.scan_reads)."""
+    c = client()
+    guesses = models if models is not None else [Path(p).stem for p in _policy_files(policy_dir)]
+    prefetch = VersionPrefetch(c, guesses)
+    try:
+        available = policies_in(policy_dir)
+        missing = [m for m in models or [] if m not in available]
+        if missing:
+            raise BadInputError(
+                f"no policy for model {missing[0]!r} in {policy_dir} (policies: {', '.join(available)})"
+            )
+        policies = {m: scanned_policy(available[m]) for m in (available if models is None else models)}
+        state = _attempt(ledger_state, c, policies.values())
+        registered = registered_models(c, models)
+        if models is None:
+            unmanaged = sorted(set(registered) - set(available))
+            if unmanaged:
+                get_run_logger().info("registered models without a policy (not scanned): %s", ", ".join(unmanaged))
+        for model in [m for m in models or [] if m not in registered]:
+            resolve_registered_model(c, model)  # not registered: BadInputError (a name no search can find passes)
+        targets = {m: available[m] for m in policies if models is not None or m in registered}
+        versions = _attempt(prefetch.versions, targets) if state is not None else None
+        if state is None or versions is None:
+            return ScanTargets(targets, {})
+        return ScanTargets(targets, model_reads({m: policies[m] for m in targets}, state, registered, versions))
+    finally:
+        prefetch.close()
+
+
+def _policy_files(policy_dir: str) -> list[Path]:
+    folder = Path(policy_dir)
+    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+
+
+def _attempt(read: Callable[..., T], *args: Any) -> T | None:
+    """A batched read, or None when it fails (every model then takes the one-by-one path)."""
+    try:
+        return read(*args)
+    except Exception as exc:
+        get_run_logger().warning("batched read failed, scanning model by model: %s: %s", type(exc).__name__, exc)
+        return None
 
 
 def undecided_versions(policy: PromotionPolicy) -> list[str]:
     """READY versions that are not champion, have no final decision and were not rolled back, by one paged
     registry search."""
     c = client()
-    name = policy.model_name.replace("'", "''")
+    filter_string = f"name = {quoted(policy.model_name)}"
     versions = []
     token = None
     while True:
-        page = c.search_model_versions(f"name='{name}'", max_results=PAGE, page_token=token)
+        page = c.search_model_versions(
+            filter_string, max_results=PAGE, order_by=["version_number ASC"], page_token=token
+        )
         versions.extend(page)
         token = page.token
         if not token:
             break
     current = champion(c, policy.model_name, policy.champion_alias)
-    undecided = [
-        str(mv.version)
-        for mv in versions
-        if str(mv.status) == "READY"
-        and (current is None or str(mv.version) != current.version)
-        and (mv.tags or {}).get(TAG_PREFIX + "outcome") not in NOT_AGAIN
-    ]
-    return sorted(undecided, key=int)
+    return undecided_in(versions, current.version if current else None)
 
 
 @task(name="find-undecided-versions", cache_policy=NO_CACHE)
