@@ -144,21 +144,29 @@ class ModelHost:
         self.proba, self.proba_index = proba, [position[str(c)] for c in self.classes]
         self.score_source = f"predict_proba() of the {estimator} (predict() returns labels)"
 
-    def score(self, _: dict[str, Any]) -> dict[str, Any]:
-        start = time.perf_counter()
-        frame = self.frame
+    def _score_rows(self, frame: pd.DataFrame, choose: bool) -> tuple[np.ndarray, np.ndarray] | dict[str, Any]:
+        """(what the gates judge, predict() as served) on some rows, or the error reply; `choose`: pick the score
+        source from this output (the first rows scored)."""
         try:
             output = self.predict(frame)
         except Exception as exc:  # the model's own failure is evidence
-            return {"error": _first_line(exc), "seconds": time.perf_counter() - start}
+            return {"error": _first_line(exc)}
         try:
-            self._choose_source(output)
+            if choose:
+                self._choose_source(output)
             served = self.read(output, len(frame))
-            values = served if self.proba is None else self.scores(frame)
+            return (served if self.proba is None else self.scores(frame)), served
         except TaskMismatch as exc:
-            return {"error": str(exc), "bad_input": True, "seconds": time.perf_counter() - start}
+            return {"error": str(exc), "bad_input": True}
         except Exception as exc:
-            return {"error": _first_line(exc), "seconds": time.perf_counter() - start}
+            return {"error": _first_line(exc)}
+
+    def score(self, _: dict[str, Any]) -> dict[str, Any]:
+        start = time.perf_counter()
+        found = self._score_rows(self.frame, choose=True)
+        if isinstance(found, dict):
+            return {**found, "seconds": time.perf_counter() - start}
+        values, served = found
         np.save(self.work / "scores.npy", values)
         np.save(self.work / "served_scores.npy", served)
         return {
@@ -176,22 +184,12 @@ class ModelHost:
         rows, done = int(request["rows"]), 0
         values: np.ndarray | None = None
         served: np.ndarray | None = None
-        names = list(request["columns"])
-        for batch in iter_batches(tuple(request["files"]), int(request["batch_rows"]), names):
+        for batch in iter_batches(tuple(request["files"]), int(request["batch_rows"]), list(request["columns"])):
             frame = batch.to_pandas()
-            try:
-                output = self.predict(frame)
-            except Exception as exc:  # the model's own failure is evidence
-                return {"error": _first_line(exc), "seconds": time.perf_counter() - start}
-            try:
-                if values is None:
-                    self._choose_source(output)
-                part_served = self.read(output, len(frame))
-                part = part_served if self.proba is None else self.scores(frame)
-            except TaskMismatch as exc:
-                return {"error": str(exc), "bad_input": True, "seconds": time.perf_counter() - start}
-            except Exception as exc:
-                return {"error": _first_line(exc), "seconds": time.perf_counter() - start}
+            found = self._score_rows(frame, choose=values is None)
+            if isinstance(found, dict):
+                return {**found, "seconds": time.perf_counter() - start}
+            part, part_served = found
             if values is None or served is None:
                 values = np.empty((rows, *part.shape[1:]), dtype=np.float64)
                 # predict() is what is judged unless predict_proba is: then one array holds both
