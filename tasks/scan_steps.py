@@ -89,7 +89,7 @@ def scan_targets(models: list[str] | None, policy_dir: str) -> ScanTargets:
     and what a few batched registry and ledger reads found for each: their versions are listed while the policies
     are parsed, and the ledger is read before the registered models' aliases (tasks.scan_reads)."""
     c = client()
-    guesses = models if models is not None else [Path(p).stem for p in _policy_files(policy_dir)]
+    guesses = models if models is not None else [p.stem for p in _policy_files(policy_dir)]
     prefetch = VersionPrefetch(c, guesses)
     try:
         available = policies_in(policy_dir)
