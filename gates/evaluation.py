@@ -89,9 +89,16 @@ def whole_sample(rows: Rows, metrics: list[str], n: int) -> dict[str, float]:
 
 
 def champion_intervals(
-    metrics: list[str], y: NDArray, cand: NDArray, champ: NDArray, policy: EvaluationGatePolicy, task: str, rows: tuple
+    metrics: list[str],
+    y: NDArray,
+    scores: tuple[NDArray, NDArray],
+    policy: EvaluationGatePolicy,
+    task: str,
+    rows: tuple[Rows, Rows],
+    whole: dict[str, float],
 ) -> dict[str, Interval]:
-    """The paired bootstrap interval of each candidate-minus-champion difference.
+    """The paired bootstrap interval of each candidate-minus-champion difference (`scores`, `rows`: candidate's and
+    champion's; `whole`: each metric's difference on every row).
 
     Above `bootstrap.max_rows` rows the resamples are drawn from a seeded subsample of that many rows and each
     interval is moved by (whole-data difference - subsample difference): it is centred on the exact estimate,
@@ -103,11 +110,8 @@ def champion_intervals(
         return paired_row_differences(
             metrics, rows[0], rows[1], n, resamples=b.resamples, confidence=b.confidence, seed=b.seed
         )
-    whole = {
-        m: rows[0].values([m], np.ones((1, n)))[m][0] - rows[1].values([m], np.ones((1, n)))[m][0] for m in metrics
-    }
     idx = np.sort(np.random.default_rng(b.seed).choice(n, b.max_rows, replace=False))
-    sub = [prepared_rows(task, y[idx], scores[idx], policy) for scores in (cand, champ)]
+    sub = [prepared_rows(task, y[idx], s[idx], policy) for s in scores]
     found = paired_row_differences(
         metrics, sub[0], sub[1], b.max_rows, resamples=b.resamples, confidence=b.confidence, seed=b.seed
     )
@@ -160,7 +164,8 @@ def _evaluate(
     intervals: dict[str, Interval] = {}
     if champ_rows is not None:
         compared = [m for m, r in rules.items() if r.compares_with_champion] or metrics
-        intervals = champion_intervals(compared, y, cand, champ, policy, task, (cand_rows, champ_rows))
+        whole = {m: cand_values[m] - champ_values[m] for m in compared}
+        intervals = champion_intervals(compared, y, (cand, champ), policy, task, (cand_rows, champ_rows), whole)
     measurements: list[Measurement] = []
     failures: list[str] = []
     details: dict[str, dict[str, float | bool | None | list[str]]] = {}
