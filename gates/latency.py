@@ -87,6 +87,7 @@ def _judge(
                     if part
                 ),
                 note=f"p50 {stats.p50_ms:.3f} ms, p99 {stats.p99_ms:.3f} ms, {stats.throughput:,.0f} samples/s"
+                + _waits(stats)
                 + (f"; {'; '.join(notes)}" if notes else ""),
             )
         )
@@ -110,6 +111,16 @@ def _judge(
             "note": note,
             "mode": policy.mode,
         },
+    )
+
+
+def _waits(stats: LatencyStats) -> str:
+    """What taking the OS's run-queue wait out of the calls changed, for the measurement's note."""
+    if stats.wall_p95_ms is None or stats.waited_calls == 0:
+        return ""
+    return (
+        f"; wall-clock p95 {stats.wall_p95_ms:.3f} ms: {stats.waited_calls} of {stats.iterations} calls waited "
+        "while the OS ran other processes, and that wait is not counted"
     )
 
 

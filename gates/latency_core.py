@@ -11,6 +11,8 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -119,19 +121,61 @@ def _time_call(fn: Callable[[object], object], x: object, device: str) -> float:
     return (time.perf_counter_ns() - t0) / 1e9
 
 
-def timed_calls(fn: Callable[[object], object], x: object, calls: int, device: str) -> np.ndarray:
-    """Seconds for each of `calls` consecutive calls (inference mode, garbage collector off while timing)."""
-    times = np.empty(calls)
+class WaitClock(Protocol):
+    """The calling thread's run-queue wait so far: `read()` is cheap, `nanoseconds()` parses a reading later."""
+
+    def read(self) -> bytes: ...
+
+    def nanoseconds(self, reading: bytes) -> int: ...
+
+
+@dataclass
+class CallTimes:
+    """Per-call wall times, and the run-queue wait known to lie inside each call (seconds; 0 where unmeasured)."""
+
+    wall: np.ndarray
+    waited: np.ndarray
+
+    @property
+    def latency(self) -> np.ndarray:
+        """Wall time less the time the OS kept the calling thread waiting for a CPU."""
+        return self.wall - self.waited
+
+
+def timed_calls(
+    fn: Callable[[object], object], x: object, calls: int, device: str, clock: WaitClock | None = None
+) -> CallTimes:
+    """Time `calls` consecutive calls (inference mode, garbage collector off while timing).
+
+    On CPU with a `clock`, each call's run-queue wait is read just before and after it; only the wait that
+    certainly fell inside the call is kept (the wait counted between the two readings, less the time spent
+    outside the call between them), so a neighbour's load is taken out and nothing of the model's own time is.
+    """
+    wall, waited = np.empty(calls), np.zeros(calls)
+    measured = clock is not None and device != "cuda"
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
         with torch.inference_mode():
             for i in range(calls):
-                times[i] = _time_call(fn, x, device)
+                if not measured:
+                    wall[i] = _time_call(fn, x, device)
+                    continue
+                assert clock is not None
+                before = time.perf_counter_ns()
+                r0 = clock.read()
+                t0 = time.perf_counter_ns()
+                fn(x)
+                t1 = time.perf_counter_ns()
+                r1 = clock.read()
+                after = time.perf_counter_ns()
+                inside = clock.nanoseconds(r1) - clock.nanoseconds(r0) - (t0 - before) - (after - t1)
+                wall[i] = (t1 - t0) / 1e9
+                waited[i] = min(max(inside, 0), t1 - t0) / 1e9
     finally:
         if gc_was_enabled:
             gc.enable()
-    return times
+    return CallTimes(wall=wall, waited=waited)
 
 
 def peak_memory_mb(fn: Callable[[object], object], x: object) -> float:

@@ -459,6 +459,13 @@ class LatencyGatePolicy(StrictModel):
         description="A sweep that fails is timed again; the gate fails only when the second sweep fails too (a "
         "burst of load on a shared machine does not reject a model). Both sweeps are reported.",
     )
+    subtract_run_queue_wait: bool = Field(
+        True,
+        description="On CPU (Linux), the time a timed call spent ready to run while the OS ran other processes "
+        "(the kernel's run-queue wait for the calling thread) is taken out of that call: on a shared machine it "
+        "measures the neighbours' load, not the model. Wall-clock p95 is reported beside it. False: judge "
+        "wall-clock times.",
+    )
     mode: Literal["eager", "compile", "cuda_graph"] = Field(
         "eager", description="eager, torch.compile, or a captured CUDA graph (CUDA only)."
     )

@@ -211,20 +211,31 @@ def latency_block(host: Any, request: dict[str, Any]) -> dict[str, Any]:
     from threadpoolctl import threadpool_limits
 
     from gates import latency_core
+    from tasks.run_queue_wait import open_for_this_thread
 
     timing: _Timing = host.timing
     name, batch = request["target"], int(request["batch"])
     device = timing.device if name == "module" else "cpu"
     fn, x = timing.target(name, batch)
-    with threadpool_limits(limits=timing.threads):
-        for _ in range(int(request.get("warmup", 0))):
-            with torch.inference_mode():
-                fn(x)
-        times = latency_core.timed_calls(fn, x, int(request["calls"]), device)
+    clock = open_for_this_thread() if request.get("subtract_wait", True) else None
+    try:
+        with threadpool_limits(limits=timing.threads):
+            for _ in range(int(request.get("warmup", 0))):
+                with torch.inference_mode():
+                    fn(x)
+            timed = latency_core.timed_calls(fn, x, int(request["calls"]), device, clock)
+    finally:
+        if clock is not None:
+            clock.close()
     peak = None
     if request.get("peak_memory") and device == "cuda":
         peak = latency_core.peak_memory_mb(fn, x)
-    return {"times": times.tolist(), "peak_memory_mb": peak}
+    return {
+        "times": timed.wall.tolist(),
+        "waited": timed.waited.tolist(),
+        "wait_measured": clock is not None and device != "cuda",
+        "peak_memory_mb": peak,
+    }
 
 
 def environment(host: Any, request: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gates.latency import confirmed, judge_latency, regression
-from gates.latency_core import resolve_device, time_interleaved
+from gates.latency_core import resolve_device, time_interleaved, timed_calls
 from gates.latency_stats import LatencyStats, summarise
 from gates.policy import LatencyGatePolicy
 from gates.result import GateStatus, errored
@@ -114,3 +114,82 @@ def test_a_second_sweep_decides_and_the_first_is_kept():
     assert lost.summary.endswith("A second sweep could not confirm it: latency gate errored: the candidate timed out")
     ok = judge_latency([stats(1, 1.0)], None, policy, ENV)
     assert confirmed(ok, first) is ok
+
+
+class ScriptedClock:
+    """A run-queue clock whose counter the timed function moves: waits placed inside calls, known exactly."""
+
+    def __init__(self) -> None:
+        self.ns = 0
+
+    def read(self) -> bytes:
+        return str(self.ns).encode()
+
+    def nanoseconds(self, reading: bytes) -> int:
+        return int(reading)
+
+
+def test_run_queue_wait_inside_a_call_is_taken_out_and_never_more_than_the_call():
+    clock = ScriptedClock()
+    waits = iter([3_000_000, 0, 50_000_000])  # 3 ms waited in the first call, none in the second, "50 ms" in the third
+
+    def call(_):
+        clock.ns += next(waits)
+        time.sleep(0.004)
+
+    timed = timed_calls(call, None, 3, "cpu", clock)
+    assert timed.wall.shape == (3,) and all(timed.wall >= 0.004)
+    # only the wait certainly inside the call counts: the counted wait less the time between readings and the call
+    assert 0.002 < timed.waited[0] <= 0.003 and timed.waited[1] == 0.0 and timed.waited[2] == timed.wall[2]
+    assert timed.latency[0] == pytest.approx(timed.wall[0] - timed.waited[0]) and timed.latency[2] == 0.0
+    plain = timed_calls(lambda _: time.sleep(0.001), None, 2, "cpu")
+    assert plain.waited.tolist() == [0.0, 0.0] and all(plain.wall >= 0.001)
+
+
+def _busy() -> None:
+    while True:
+        pass
+
+
+def test_a_neighbours_load_is_not_the_models_latency():
+    """The timing thread and a busy process share one CPU: each 20 ms of the model's computing takes about twice
+    that on the wall clock, and the kernel's run-queue wait, taken out, leaves the model's own time."""
+    import multiprocessing
+    import os
+
+    from tasks.run_queue_wait import open_for_this_thread
+
+    def compute(_):
+        start = time.thread_time_ns()
+        while time.thread_time_ns() - start < 20_000_000:
+            pass
+
+    cpus = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cpus)})
+    neighbour = multiprocessing.get_context("fork").Process(target=_busy, daemon=True)
+    neighbour.start()
+    clock = open_for_this_thread()
+    try:
+        assert clock is not None
+        timed = timed_calls(compute, None, 10, "cpu", clock)
+    finally:
+        neighbour.kill()
+        neighbour.join()
+        os.sched_setaffinity(0, cpus)
+        if clock is not None:
+            clock.close()
+    assert np.median(timed.wall) > 0.030  # the neighbour held the CPU for part of every call
+    assert np.all(timed.latency >= 0.020) and np.median(timed.latency) < 0.024
+
+
+def test_latency_stats_keep_the_wall_clock_beside_the_judged_times():
+    wall = np.array([1.0, 1.0, 9.0, 1.0]) / 1000
+    judged = np.array([1.0, 1.0, 1.0, 1.0]) / 1000
+    stats = summarise(1, judged, wall=wall)
+    assert stats.p95_ms == pytest.approx(1.0) and stats.wall_p95_ms == pytest.approx(7.8) and stats.waited_calls == 1
+    result = judge_latency([stats], None, LatencyGatePolicy(slo_p95_ms={1: 2.0}), ENV)
+    assert result.status is GateStatus.PASSED
+    assert result.measurements[0].note.endswith(
+        "wall-clock p95 7.800 ms: 1 of 4 calls waited while the OS ran other processes, and that wait is not counted"
+    )
+    assert summarise(1, judged).wall_p95_ms is None
