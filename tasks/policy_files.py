@@ -11,6 +11,7 @@ from gates.errors import BadInputError, PolicyError
 from gates.policy import PromotionPolicy, parse_policy
 
 POLICY_DIR = "configs/policies"
+FAST_LOADER: type | None = getattr(yaml, "CSafeLoader", None)  # libyaml's safe loader, when PyYAML was built with it
 
 
 def default_policy_path(model: str, policy_dir: str | Path = POLICY_DIR) -> str:
@@ -29,13 +30,23 @@ def load_policy(path: str | Path) -> PromotionPolicy:
 
 @lru_cache(maxsize=16)
 def _parsed(name: str, text: str) -> PromotionPolicy:
+    return parse_policy(_yaml(name, text), name)
+
+
+def _yaml(name: str, text: str) -> object:
+    """The document, read by libyaml when present; text libyaml rejects is read again by PyYAML's own loader,
+    whose result or error message stands (the same with or without libyaml)."""
+    if FAST_LOADER is not None:
+        try:
+            return yaml.load(text, Loader=FAST_LOADER)
+        except yaml.YAMLError:
+            pass
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise PolicyError(f"{name}: invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
-    return parse_policy(data, name)
 
 
 def policy_for(policy_path: str, model: str) -> PromotionPolicy:
