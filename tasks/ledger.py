@@ -17,7 +17,7 @@ from mlflow.entities import Metric, Param, RunStatus, RunTag
 
 from gates.names import GATE_TAG_PREFIX, TAG_PREFIX
 from tasks.fault_points import checkpoint
-from tasks.mlflow_store import client, ensure_experiment
+from tasks.mlflow_store import client, ensure_experiment, quoted
 from tasks.retrying import retried
 
 TAG = TAG_PREFIX
@@ -59,13 +59,9 @@ class LedgerEntry:
         return self.status == "FINISHED" and self.state != FAILED and bool(self.outcome)
 
 
-def _quoted(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def find_attempt(experiment: str, attempt_id: str) -> list[LedgerEntry]:
     """Every run carrying this attempt id, oldest first (more than one only after a re-sent creation)."""
-    return _search(experiment, f"tags.`{ATTEMPT}` = {_quoted(attempt_id)}", ["attributes.start_time ASC"])
+    return _search(experiment, f"tags.`{ATTEMPT}` = {quoted(attempt_id)}", ["attributes.start_time ASC"])
 
 
 def open_entry(experiment: str, attempt_id: str, tags: dict[str, str | None], run_name: str) -> str:
@@ -140,7 +136,7 @@ def mark_failed(run_id: str, message: str) -> None:
 
 def history(model: str, experiment: str, since: datetime | None = None) -> list[LedgerEntry]:
     """Every recorded attempt for the model (finished or not), oldest first; `since` drops older ones."""
-    entries = _search(experiment, f"tags.`{TAG}model` = {_quoted(model)}", ["attributes.start_time ASC"])
+    entries = _search(experiment, f"tags.`{TAG}model` = {quoted(model)}", ["attributes.start_time ASC"])
     return [e for e in entries if since is None or e.time >= since]
 
 
@@ -162,7 +158,7 @@ def decided_before(model: str, experiment: str, evaluation_key: str) -> LedgerEn
     """
     entries = _search(
         experiment,
-        f"tags.`{TAG}model` = {_quoted(model)} and tags.`{TAG}evaluation_key` = {_quoted(evaluation_key)}",
+        f"tags.`{TAG}model` = {quoted(model)} and tags.`{TAG}evaluation_key` = {quoted(evaluation_key)}",
         ["attributes.start_time DESC"],
     )
     latest = next((e for e in entries if e.counts and e.outcome in FINAL_OUTCOMES), None)
@@ -177,10 +173,11 @@ def _search(experiment: str, filter_string: str, order_by: list[str]) -> list[Le
     runs = retried(
         c.search_runs, [exp.experiment_id], filter_string=filter_string, order_by=order_by, max_results=50000
     )
-    return [_entry(run) for run in runs]
+    return [entry_of(run) for run in runs]
 
 
-def _entry(run: Any) -> LedgerEntry:
+def entry_of(run: Any) -> LedgerEntry:
+    """The ledger's reading of one of its runs."""
     t = run.data.tags
     return LedgerEntry(
         run_id=run.info.run_id,

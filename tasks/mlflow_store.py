@@ -8,12 +8,23 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from gates.errors import BadInputError
 from tasks.retrying import retried
 
 
 def client() -> MlflowClient:
     """A client for the current tracking URI (registry follows it)."""
     return MlflowClient(tracking_uri=mlflow.get_tracking_uri())
+
+
+def quoted(value: str) -> str:
+    """A string literal in an MLflow search filter. MLflow reads no escapes (a doubled quote stays two quotes), so a
+    value holding a single quote is written in double quotes; one holding both cannot be written."""
+    if "'" not in value:
+        return f"'{value}'"
+    if '"' not in value:
+        return f'"{value}"'
+    raise BadInputError(f"{value!r} holds both quote characters: an MLflow search cannot name it")
 
 
 KIND_TAG = "mlflow.experimentKind"

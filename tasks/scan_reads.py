@@ -24,9 +24,9 @@ from mlflow.entities import Run
 from mlflow.entities.model_registry import ModelVersion
 
 from gates.champion_history import MOVES
-from gates.errors import BadInputError
 from gates.policy import PromotionPolicy
 from tasks import ledger
+from tasks.mlflow_store import quoted as quoted  # model names in search filters
 from tasks.retrying import retried
 
 VERSIONS_PAGE = 10_000  # model versions per search page (the server allows 200,000)
@@ -45,16 +45,6 @@ class ModelReads:
 
     undecided: list[str] | None  # None: reconcile has work to do (or could not be ruled out)
     reason: str  # why the model must be reconciled under its lock, or AGREE
-
-
-def quoted(name: str) -> str:
-    """A model name as a string literal in an MLflow search filter (MLflow reads no escapes: a name with a single
-    quote is written in double quotes)."""
-    if "'" not in name:
-        return f"'{name}'"
-    if '"' not in name:
-        return f'"{name}"'
-    raise BadInputError(f"model name {name!r} holds both quote characters: an MLflow search cannot name it")
 
 
 def undecided_in(versions: Iterable[ModelVersion], champion: str | None) -> list[str]:
@@ -212,7 +202,7 @@ def _latest_moves(c: MlflowClient, experiment: str, models: set[str]) -> dict[st
     latest: dict[str, ledger.LedgerEntry] = {}
     where = f"tags.`{ledger.TAG}outcome` != 'rejected' and attributes.status = 'FINISHED'"  # every move, few others
     for run in _runs(c, experiment, where, "DESC", MOVES_PAGE):
-        entry = ledger._entry(run)  # the ledger's own reading of a run
+        entry = ledger.entry_of(run)
         if entry.counts and entry.outcome in MOVES and entry.model not in latest:
             latest[entry.model] = entry
             if models <= latest.keys():

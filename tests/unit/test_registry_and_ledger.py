@@ -10,6 +10,7 @@ import mlflow
 import pytest
 from mlflow import MlflowClient
 
+from gates.errors import BadInputError
 from gates.policy import parse_policy
 from tasks import evidence_store, ledger, registry
 from tasks.gate_runner import GateRun
@@ -85,6 +86,22 @@ def test_rejection_reuse_needs_a_finished_entry(store):
     assert ledger.decided_before(MODEL, "ledger", "k") is None
     ledger.finalise(run_id, {"outcome": "rejected"})
     assert ledger.decided_before(MODEL, "ledger", "k").run_id == run_id
+
+
+def test_a_model_name_with_a_quote_has_its_ledger_history(store):
+    name = "it's-a-model"
+    store.create_registered_model(name)
+    store.create_model_version(name, str(Path(store.tracking_uri.removeprefix("sqlite:///")).parent))
+    p = parse_policy({"model_name": name, "eval_data": {"path": "e.csv", "target": "y"}})
+    run_id = ledger.open_entry(p.ledger_experiment, "q", {"model": name, "version": "1", "decision": "promote"}, "q")
+    assert [e.run_id for e in ledger.history(name, p.ledger_experiment)] == [run_id]
+    store.set_registered_model_alias(name, "champion", "1")
+    ledger.finalise(run_id, {"outcome": "promoted", "champion_after": "1"})
+    assert [e.outcome for e in ledger.decisions(name, p.ledger_experiment)] == ["promoted"]
+    assert ledger.history(MODEL, p.ledger_experiment) == []
+    assert reconcile(p).lines() == ["registry and ledger agree"]
+    with pytest.raises(BadInputError, match="both quote characters"):
+        ledger.history("""say "it's" """, p.ledger_experiment)
 
 
 def test_compare_and_set_moves_only_from_the_judged_champion(store):
