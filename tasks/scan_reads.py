@@ -21,13 +21,13 @@ from typing import Any
 
 from mlflow import MlflowClient
 from mlflow.entities import Run
-from mlflow.entities.model_registry import ModelVersion
 
 from gates.champion_history import MOVES
 from gates.policy import PromotionPolicy
 from tasks import ledger
 from tasks.mlflow_store import quoted as quoted  # model names in search filters
 from tasks.retrying import retried
+from tasks.version_rows import VersionRow, search_rows
 
 VERSIONS_PAGE = 10_000  # model versions per search page (the server allows 200,000)
 RUNS_PAGE = 1000  # ledger runs per search page (the server allows 50,000)
@@ -47,7 +47,7 @@ class ModelReads:
     reason: str  # why the model must be reconciled under its lock, or AGREE
 
 
-def undecided_in(versions: Iterable[ModelVersion], champion: str | None) -> list[str]:
+def undecided_in(versions: Iterable[VersionRow], champion: str | None) -> list[str]:
     """READY versions that are not the champion, have no final decision and were not rolled back, by number."""
     undecided = {
         str(mv.version)
@@ -69,11 +69,11 @@ class VersionPrefetch:
         self._pool = ThreadPoolExecutor(THREADS)
         self._pages = [self._pool.submit(_versions, c, chunk) for chunk in _chunks(self._guessed)]
 
-    def versions(self, names: Iterable[str]) -> dict[str, list[ModelVersion]]:
+    def versions(self, names: Iterable[str]) -> dict[str, list[VersionRow]]:
         """Model -> its versions, for these names."""
         wanted = set(names)
         later = [self._pool.submit(_versions, self._c, chunk) for chunk in _chunks(wanted - self._guessed)]
-        found: dict[str, list[ModelVersion]] = defaultdict(list)
+        found: dict[str, list[VersionRow]] = defaultdict(list)
         for page in [*self._pages, *later]:
             for mv in page.result():
                 if mv.name in wanted:
@@ -121,7 +121,7 @@ def model_reads(
     policies: dict[str, PromotionPolicy],
     state: LedgerState,
     registered: dict[str, Any],
-    versions: dict[str, list[ModelVersion]],
+    versions: dict[str, list[VersionRow]],
 ) -> dict[str, ModelReads]:
     """Model -> its undecided versions, or why it must be reconciled under its lock first."""
     found = {}
@@ -170,20 +170,13 @@ def _champion(model: Any, policy: PromotionPolicy) -> str | None:
     return None if version is None else str(version)
 
 
-def _versions(c: MlflowClient, names: list[str]) -> list[ModelVersion]:
+def _versions(c: MlflowClient, names: list[str]) -> list[VersionRow]:
     """Every version of these models, paged, in a stable order."""
-    found: list[ModelVersion] = []
+    found: list[VersionRow] = []
     token = None
     while True:
-        page = retried(
-            c.search_model_versions,
-            _named(names),
-            max_results=VERSIONS_PAGE,
-            order_by=["name ASC", "version_number ASC"],
-            page_token=token,
-        )
+        page, token = search_rows(c, _named(names), ["name ASC", "version_number ASC"], VERSIONS_PAGE, token)
         found.extend(page)
-        token = page.token
         if not token:
             return found
 

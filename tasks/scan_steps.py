@@ -38,6 +38,7 @@ from tasks.scan_reads import (
     registered_models,
     undecided_in,
 )
+from tasks.version_rows import VersionRow, search_rows
 
 T = TypeVar("T")
 
@@ -134,15 +135,11 @@ def undecided_versions(policy: PromotionPolicy) -> list[str]:
     """READY versions that are not champion, have no final decision and were not rolled back, by one paged
     registry search."""
     c = client()
-    filter_string = f"name = {quoted(policy.model_name)}"
-    versions = []
+    versions: list[VersionRow] = []
     token = None
     while True:
-        page = c.search_model_versions(
-            filter_string, max_results=PAGE, order_by=["version_number ASC"], page_token=token
-        )
+        page, token = search_rows(c, f"name = {quoted(policy.model_name)}", ["version_number ASC"], PAGE, token)
         versions.extend(page)
-        token = page.token
         if not token:
             break
     current = champion(c, policy.model_name, policy.champion_alias)

@@ -8,6 +8,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
+import mlflow
 import pytest
 
 from tasks import ledger, scan_reads, scan_steps
@@ -16,7 +17,9 @@ from tasks.policy_files import load_policy
 from tasks.reconcile import reconcile
 from tasks.scan_reads import AGREE, quoted
 from tasks.scan_steps import ScanTargets, scan_targets, undecided_versions
+from tasks.version_rows import VersionRow, search_rows
 from tests.integration.conftest import private_registry, write_policy
+from tests.integration.servers import mlflow_server
 
 EXPERIMENT = "model-promotions"
 OUTCOMES = ["rejected", "promoted", "rolled_back", "stale", "pending", None, "rejected", None]  # cycled over versions
@@ -138,3 +141,29 @@ def test_the_scan_flow_reconciles_only_the_model_whose_champion_moved(tmp_path, 
         entries = ledger.history("quiet", EXPERIMENT) + ledger.history("moved", EXPERIMENT)
         assert [(e.model, e.outcome) for e in entries if e.decision != "promote"] == [("moved", "external_change")]
         assert str(c.get_registered_model("moved").aliases["champion"]) == "1"  # put back, as the policy says
+
+
+def every_row(where: str) -> list[VersionRow]:
+    """Every version matching `where`, five a page, as tasks.version_rows reads them."""
+    rows, token = search_rows(client(), where, ["name ASC", "version_number ASC"], 5, None)
+    while token:
+        page, token = search_rows(client(), where, ["name ASC", "version_number ASC"], 5, token)
+        rows += page
+    return rows
+
+
+@pytest.mark.slow
+def test_versions_read_from_a_server_as_json_are_those_the_client_reads(tmp_path, prefect_harness, small_pages):
+    with private_registry(tmp_path):
+        paths = build(tmp_path)
+        where = f"name IN ({', '.join(quoted(n) for n in sorted(paths))})"
+        direct, reads = every_row(where), scanned(tmp_path).reads
+    served = (tmp_path / "mlflow.db").as_posix()
+    with mlflow_server(f"sqlite:///{served}", tmp_path / "served", tmp_path / "mlflow.log") as url:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("MLFLOW_TRACKING_URI", url)
+            mlflow.set_tracking_uri(url)
+            assert every_row(where) == direct
+            assert scanned(tmp_path).reads == reads
+    assert len(direct) == 6 * 13 and {r.status for r in direct} == {"READY", "PENDING_REGISTRATION"}
+    assert {r.name for r in direct if r.tags} == set(paths)
