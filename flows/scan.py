@@ -16,6 +16,7 @@ from gates.errors import BadInputError
 from gates.names import PROMOTE_DEPLOYMENT
 from tasks.policy_files import load_policy
 from tasks.reconcile_tasks import reconcile_task
+from tasks.scan_reads import AGREE
 from tasks.scan_steps import find_undecided, promotions_in_flight, resume_overdue, scan_targets
 
 
@@ -50,6 +51,9 @@ def scan_registry(
     scan = scan_targets(models, policy_dir)
     resume_overdue(in_flight)
     log = get_run_logger()
+    agree = [m for m in scan.targets if m in scan.reads and scan.reads[m].undecided is not None]
+    if agree:
+        log.info("reconcile: %s for %d model(s): %s", AGREE, len(agree), ", ".join(agree))
     started: list[Triggered] = []
     failed: list[str] = []
     for model, policy_path in scan.targets.items():
@@ -60,7 +64,6 @@ def scan_registry(
                 _, versions = find_undecided(policy_path)
             else:
                 versions = read.undecided
-                log.info("reconcile %s: %s", model, read.reason)
         except Exception as exc:  # one model's trouble does not stop the scan of the others
             log.error("%s: not scanned: %s: %s", model, type(exc).__name__, exc)
             failed.append(model)
