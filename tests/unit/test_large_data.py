@@ -82,6 +82,32 @@ def test_collapsed_bias_rows_give_the_same_audit() -> None:
     assert got_m["interval"] == pytest.approx(want_m["interval"], abs=0.01)  # another draw of the same bootstrap
 
 
+def test_collapsing_codes_numbers_text_and_missing_values_as_a_groupby_would() -> None:
+    """The counting pass finds the same distinct rows, in the same order, with the same counts, as pandas' groupby
+    (sorted keys, missing values a group of their own, last)."""
+    rng = np.random.default_rng(3)
+    n = 5000
+    age = rng.integers(20, 24, n).astype(float)
+    age[rng.random(n) < 0.05] = np.nan
+    text = np.where(rng.random(n) < 0.5, "x", "y").astype(object)
+    text[rng.random(n) < 0.03] = None
+    columns = pd.DataFrame(
+        {"sex": pd.Categorical.from_codes(rng.integers(-1, 2, n), ["F", "M"]), "age": age, "text": text}
+    )
+    y, cand, champ = (rng.integers(0, 2, n) for _ in range(3))
+    cols, yc, cc, hc, weights = bias_rows.collapsed(columns, y, cand, champ)
+    keys = columns.assign(y=y, candidate=cand, champion=champ)
+    want = keys.groupby(list(keys.columns), observed=True, dropna=False, sort=True).size()
+    found = want.index.to_frame(index=False)
+    pd.testing.assert_frame_equal(cols, found[["sex", "age", "text"]])
+    assert cols["age"].dtype == np.float64 and isinstance(cols["sex"].dtype, pd.CategoricalDtype)
+    for got, name in ((yc, "y"), (cc, "candidate"), (hc, "champion")):
+        np.testing.assert_array_equal(got, found[name].to_numpy())
+    np.testing.assert_array_equal(weights, want.to_numpy(dtype=np.float64))
+    _, _, _, none, _ = bias_rows.collapsed(columns, y, cand, None)
+    assert none is None
+
+
 def test_intervals_from_a_subsample_are_centred_on_the_whole_data_difference() -> None:
     rng = np.random.default_rng(2)
     n = 30_000
