@@ -40,6 +40,14 @@ class Rows(Protocol):
     def values(self, names: list[str], w: NDArray[np.float64]) -> dict[str, NDArray]: ...
 
 
+def whole_values(rows: Rows, metrics: list[str], n: int) -> dict[str, float]:
+    """Each metric with every row counted once (binary rows count directly; others through unit weights)."""
+    if isinstance(rows, ScoredRows):
+        return rows.whole(metrics)
+    out = rows.values(metrics, np.ones((1, n)))
+    return {m: float(out[m][0]) for m in metrics}
+
+
 def paired_differences(
     metrics: list[str],
     y: NDArray,
@@ -74,12 +82,11 @@ def paired_row_differences(
         cand, champ = (rows[side].values(metrics, weights) for side in ("candidate", "champion"))
         for m in metrics:
             diffs[m].append(cand[m] - champ[m])
-    ones = np.ones((1, n))
-    whole = {side: scored.values(metrics, ones) for side, scored in rows.items()}
+    whole = {side: whole_values(scored, metrics, n) for side, scored in rows.items()}
     alpha = (1 - confidence) / 2
     out: dict[str, Interval] = {}
     for m in metrics:
-        estimate = float(whole["candidate"][m][0] - whole["champion"][m][0])
+        estimate = whole["candidate"][m] - whole["champion"][m]
         values = np.concatenate(diffs[m])
         values = values[np.isfinite(values)]
         if values.size == 0:

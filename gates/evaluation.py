@@ -7,7 +7,7 @@ import math
 import numpy as np
 from numpy.typing import NDArray
 
-from gates.bootstrap import Interval, Rows, paired_row_differences
+from gates.bootstrap import Interval, Rows, paired_row_differences, whole_values
 from gates.metrics import ScoredRows
 from gates.policy import LOWER_IS_BETTER, EvaluationGatePolicy, MetricRule
 from gates.result import GateResult, Measurement, finish, guarded, listing
@@ -84,8 +84,7 @@ def prepared_rows(task: str, y: NDArray, values: NDArray, policy: EvaluationGate
 
 def whole_sample(rows: Rows, metrics: list[str], n: int) -> dict[str, float]:
     """Each metric on all rows."""
-    out = rows.values(metrics, np.ones((1, n)))
-    return {m: float(out[m][0]) for m in metrics}
+    return whole_values(rows, metrics, n)
 
 
 def champion_intervals(

@@ -80,6 +80,22 @@ def log_loss(y: NDArray, score: NDArray, w: NDArray, threshold: float = 0.5) -> 
     return _div(w @ per_row, w.sum(axis=-1))
 
 
+def roc_auc_unweighted(y: NDArray, score: NDArray) -> float:
+    """ROC AUC with every row counted once (ties half), from each class's sorted scores: for each positive, the
+    negatives below it and tied with it (binary search). Equals roc_auc with unit weights, without an argsort of
+    every row; NaN when one class is absent."""
+    yb = np.asarray(y).astype(bool)
+    score = np.asarray(score, dtype=np.float64)
+    pos, neg = score[yb], score[~yb]
+    pos.sort()  # in place: the selections are copies already, and a large eval set holds no third one
+    neg.sort()
+    if pos.size == 0 or neg.size == 0:
+        return float("nan")
+    below = np.searchsorted(neg, pos, side="left")
+    tied = np.searchsorted(neg, pos, side="right") - below
+    return float((int(below.sum()) + 0.5 * int(tied.sum())) / (pos.size * neg.size))
+
+
 class ScoredRows:
     """One model's scores on fixed rows, prepared once so that every metric of many resamples (rows of a weights
     matrix) shares the thresholded counts and the score order. Values equal the functions above."""
@@ -121,6 +137,38 @@ class ScoredRows:
     def row_loss(self) -> FloatArray:
         p = np.clip(self.score, EPS, 1 - EPS)
         return -np.where(self.yb, np.log(p), np.log1p(-p))
+
+    def whole(self, names: list[str]) -> dict[str, float]:
+        """Each named metric with every row counted once: counts instead of weighted sums (equal values)."""
+        n = self.yb.shape[0]
+        pred = self.score >= self.threshold
+        out: dict[str, float] = {}
+        if {"precision", "recall", "f1"} & set(names):
+            tp = np.count_nonzero(self.yb & pred)
+            fp, fn = np.count_nonzero(pred) - tp, np.count_nonzero(self.yb) - tp
+        for name in names:
+            if name == "accuracy":
+                out[name] = np.count_nonzero(self.yb == pred) / n if n else 0.0
+            elif name == "precision":
+                out[name] = tp / (tp + fp) if tp + fp else 0.0
+            elif name == "recall":
+                out[name] = tp / (tp + fn) if tp + fn else 0.0
+            elif name == "f1":
+                out[name] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+            elif name == "log_loss":
+                out[name] = self._mean_loss() if n else 0.0
+            elif name == "roc_auc":
+                out[name] = roc_auc_unweighted(self.yb, self.score)
+            else:
+                raise KeyError(name)
+        return {k: float(v) for k, v in out.items()}
+
+    def _mean_loss(self) -> float:
+        """Mean log loss in one array the size of the scores (a large eval set holds no per-row loss array)."""
+        p = np.clip(self.score, EPS, 1 - EPS)
+        np.subtract(1.0, p, out=p, where=~self.yb)
+        np.log(p, out=p)
+        return -float(p.mean())
 
     def values(self, names: list[str], w: FloatArray) -> dict[str, FloatArray]:
         """Each named metric for every row of `w` (shape (resamples, n))."""
@@ -173,4 +221,6 @@ def compute(name: str, y: NDArray, score: NDArray, threshold: float = 0.5) -> fl
     """One metric on the whole sample, as a Python float."""
     y = np.asarray(y)
     score = np.asarray(score, dtype=np.float64)
+    if name == "roc_auc":
+        return roc_auc_unweighted(y, score)
     return float(METRICS[name](y, score, np.ones(y.shape[0]), threshold))

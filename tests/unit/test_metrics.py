@@ -60,3 +60,21 @@ def test_scored_rows_give_every_metric_as_the_functions_do(scores):
     got = ScoredRows(Y, scores, 0.5).values(sorted(METRICS), weights)
     for name, fn in METRICS.items():
         np.testing.assert_allclose(got[name], fn(Y, scores, weights, 0.5), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("scores", [SCORES, TIED], ids=["distinct", "tied"])
+def test_whole_data_counts_equal_the_unit_weighted_metrics(scores):
+    """Every row counted once (the large-eval path: counts and a sorted-class AUC) equals the weighted path."""
+    from gates.metrics import ScoredRows, roc_auc_unweighted
+
+    rows = ScoredRows(Y, scores, 0.5)
+    got = rows.whole(sorted(METRICS))
+    want = rows.values(sorted(METRICS), np.ones((1, len(Y))))
+    assert got == pytest.approx({name: float(v[0]) for name, v in want.items()}, abs=1e-12)
+    assert roc_auc_unweighted(Y, scores) == pytest.approx(skm.roc_auc_score(Y, scores), abs=1e-12)
+    assert np.isnan(roc_auc_unweighted(np.zeros(4), scores[:4]))
+    assert ScoredRows(np.array([1, 0]), np.array([0.9, 0.9]), 0.5).whole(["precision", "recall", "roc_auc"]) == {
+        "precision": 0.5,
+        "recall": 1.0,
+        "roc_auc": 0.5,
+    }
