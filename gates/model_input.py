@@ -223,7 +223,7 @@ def _cast(series: pd.Series, kind: str) -> pd.Series:
         # an integer column cannot hold missing values: left as numbers with NaN, for predict() to judge
         return numbers if numbers.isna().any() else numbers.astype(INT_TYPES[kind])
     if kind == "string":  # missing values stay as they are; 7.0 read from a file of codes becomes "7"
-        if ptypes.is_object_dtype(series) and series.map(type).eq(str).all():
+        if ptypes.is_object_dtype(series) and ptypes.infer_dtype(series, skipna=False) == "string":
             return series.copy()  # already text (the common case): no per-value conversion
         return series.astype(object).map(_as_text)
     if kind == "boolean":

@@ -32,8 +32,8 @@ class Task:
 BINARY = Task("binary", "default")
 
 
-def _whole_numbers(values: pd.Series) -> bool:
-    numbers = values.to_numpy(dtype=np.float64)
+def _whole_numbers(values: pd.Series | np.ndarray) -> bool:
+    numbers = np.asarray(values, dtype=np.float64)
     return bool(np.all(np.isfinite(numbers)) and np.all(numbers == np.round(numbers)))
 
 
@@ -47,7 +47,7 @@ def infer_task(target: pd.Series, declared: str, max_classes: int, output: Outpu
     if not numeric:
         name = "binary" if len(distinct) <= 2 else "multiclass"
         return Task(name, f"inferred: the target holds {len(distinct)} text labels")
-    if not _whole_numbers(values):
+    if not _whole_numbers(distinct):  # each distinct value once: the same answer on millions of rows
         return Task("regression", "inferred: the target holds numbers that are not whole")
     if len(distinct) > max_classes:
         return Task("regression", f"inferred: the target holds {len(distinct)} whole numbers (> max_classes)")
