@@ -109,8 +109,8 @@ def run_gates(inputs: PromotionInputs, out_dir: Path, skip: frozenset[str] = fro
     early: EarlyServer | None = None
     try:
         needs_models = any(g.enabled(policy) and g.name not in skip for g in MODEL_GATES)
-        if needs_models:
-            run.start_loading()  # models load while the data gates run
+        if needs_models:  # models load and score while the data gates run (closed unscored if the data fails)
+            run.start_scoring(policy.gates.evaluation.timeout_s)
         results: list[GateResult] = []
         for gate in DATA_GATES:
             if not gate.enabled(policy) or gate.name in skip:

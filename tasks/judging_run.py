@@ -31,6 +31,7 @@ class JudgingRun:
         self.judges: dict[str, Judge] = {}
         self.attempts: dict[str, list[str]] = {label: [] for label in self.copies}
         self._loading: set[str] = set()
+        self._scoring: tuple[dict[str, Reply | None], set[str]] | None = None  # (load replies, scores requested)
 
     def judge(self, label: str) -> Judge:
         """The judge of 'candidate' or 'champion', set up on first use."""
@@ -81,20 +82,30 @@ class JudgingRun:
             self.judge(label).config["load_args"] = {}
         return reply
 
-    def score_all(self, timeout: float) -> dict[str, ModelScores]:
-        """Load (if not started yet) and score every model; the two processes work side by side."""
+    def start_scoring(self, timeout: float) -> None:
+        """Load (if not started yet) and send every model its score request; the judges score side by side while
+        the acting side goes on (the data gates), and score_all() collects the answers."""
+        if self._scoring is not None:
+            return
         self.start_loading()
         loads = {label: self._finish_loading(label, timeout) for label in self.copies}
-        pending = {}
+        pending = set()
         for label in self.copies:
             load = loads[label]
             if load is not None and not load.ok:
                 continue
             failed = self._send(label, *self._score_request(label))
             if failed is None:
-                pending[label] = None
+                pending.add(label)
             else:
                 loads[label] = self.note(label, failed)
+        self._scoring = (loads, pending)
+
+    def score_all(self, timeout: float) -> dict[str, ModelScores]:
+        """Load and score every model (started by start_scoring() or now); the two processes work side by side."""
+        self.start_scoring(timeout)
+        assert self._scoring is not None
+        loads, pending = self._scoring
         out: dict[str, ModelScores] = {}
         for label, copy in self.copies.items():
             if label in pending:
