@@ -5,9 +5,10 @@ jittered within their ranges; 10 files), registers the demo's baseline (champion
 a fresh registry, and runs, each in its own process, one after the other:
 
 - promotion: a dry run of the candidate against the champion on the whole set (every gate but integration, as
-  `benchmarks/promotion_overhead.py`); peak memory is sampled over the whole process tree (the flow, the
-  judging zygote and both judges; not the temporary Prefect server the flow starts, which production runs as its
-  own service) every 0.2 s, as the sum of RSS and the sum of PSS (shared pages counted once);
+  `benchmarks/promotion_overhead.py`), against a `prefect server` on 127.0.0.1 started before the clock does (as
+  production runs Prefect's server: a service, not part of a promotion); peak memory is sampled over the whole
+  process tree (the flow, the judging zygote and both judges) every 0.2 s, as the sum of RSS and the sum of PSS
+  (shared pages counted once);
 - read + forward: read the set batch by batch and run both models' predict() over every row, nothing else.
 
 Prints both, side by side, and the targets: peak RSS of the promotion < 2 GiB, promotion <= 2 x read + forward.
@@ -19,11 +20,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,8 +93,49 @@ def tree_memory(pid: int) -> tuple[int, int, int]:
     return rss, pss, own
 
 
+@contextmanager
+def prefect_server(home: Path) -> Iterator[str]:
+    """`prefect server start` on a free 127.0.0.1 port with its state under `home`; yields the API URL, then stops
+    it."""
+    import httpx
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    api = f"http://127.0.0.1:{port}/api"
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    home.mkdir(parents=True, exist_ok=True)
+    log = (home / "server.log").open("w")
+    command = [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port"]
+    proc = subprocess.Popen(
+        [*command, str(port)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"prefect server did not start: see {home / 'server.log'}")
+            try:
+                if httpx.get(f"{api}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        yield api
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        log.close()
+
+
 def _servers(pids: set[int]) -> set[int]:
-    """The temporary Prefect server's processes (production runs Prefect's server as its own service)."""
+    """A temporary Prefect server's processes, should a child start one (production runs Prefect's server as its
+    own service)."""
     found = set()
     for p in pids:
         try:
@@ -182,13 +228,16 @@ def main() -> None:
     first = text.index("eval_data:\n  path: ")
     end = text.index("\n", first + len("eval_data:\n  path: "))
     policy.write_text(text[:first] + f"eval_data:\n  path: {data}" + text[end:])
+    with prefect_server(home / "prefect-server") as api:
+        env = {**os.environ, "PREFECT_API_URL": api}
+        prom_s, (rss, pss, flow_rss), verdict = measured(["--child", "promote", "--policy", str(policy)], env)
     env = {**os.environ}
-    prom_s, (rss, pss, flow_rss), verdict = measured(["--child", "promote", "--policy", str(policy)], env)
     fwd_s, (fwd_rss, _, _), forward = measured(["--child", "forward", "--data", str(data)], env)
     forward_s = json.loads(forward)["seconds"]
     gib = 2**30
     print(
-        f"promotion (dry run, streamed): {prom_s:.1f} s wall; peak memory of the process tree: RSS {rss / gib:.2f} "
+        f"promotion (dry run, streamed, against a running prefect server): {prom_s:.1f} s wall; "
+        f"peak memory of the process tree: RSS {rss / gib:.2f} "
         f"GiB, PSS {pss / gib:.2f} GiB (the flow's process alone: RSS {flow_rss / gib:.2f} GiB)"
     )
     print(f"  {verdict}")
