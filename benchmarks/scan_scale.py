@@ -1,9 +1,9 @@
 """The registry scan at scale: 100 registered models x 100 versions against a real `mlflow server` on SQLite.
 
-Set-up (not timed): `mlflow server` on 127.0.0.1 (a free port, a SQLite backend and artifacts in a temp folder, one
-worker as the tests run it; MLflow's default is 4: --server-workers), Prefect's temporary server, and a registry in
-the steady state: one tiny shared model artifact; per model, every version but the newest 1 to 5 decided (the
-`modelgate.outcome` and `modelgate.decision` tags and `modelgate.ledger_run_id` as a decision writes them, and a
+Set-up (not timed): `mlflow server` on 127.0.0.1 (a free port, a SQLite backend and artifacts in a temp folder, its
+default 4 workers as a deployment runs it; --server-workers 1 as the tests run it), Prefect's temporary server, and a
+registry in the steady state: one tiny shared model artifact; per model, every version but the newest 1 to 5 decided
+(the `modelgate.outcome` and `modelgate.decision` tags and `modelgate.ledger_run_id` as a decision writes them, and a
 FINISHED ledger run for each decision, four of them promotions in turn), the champion alias where the ledger's last
 promotion put it, and the newest versions still to decide (no outcome tag, or `stale`). Ledger runs carry their tags
 only, or with --evidence also the parameters (the policy, flattened), metrics and note a promotion logs. One policy
@@ -152,7 +152,7 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=100, help="versions per model")
     parser.add_argument("--repeat", type=int, default=3, help="timed scans")
     parser.add_argument("--threads", type=int, default=8, help="set-up's REST calls in flight")
-    parser.add_argument("--server-workers", type=int, default=1, help="mlflow server --workers (its default: 4)")
+    parser.add_argument("--server-workers", type=int, default=4, help="mlflow server --workers (4: its default)")
     parser.add_argument(
         "--evidence", action="store_true", help="ledger runs carry a promotion's parameters, metrics and note"
     )
