@@ -13,7 +13,7 @@ from gates.errors import BadInputError
 from gates.model_input import InputSchema, prepare
 from gates.model_task import BINARY, OutputShape, Task, class_indices, class_labels, infer_task, regression_targets
 from gates.policy import BIAS_TASK_METRICS, TASK_METRICS, PromotionPolicy
-from tasks import registry, warm_imports
+from tasks import registry
 from tasks.data import check_eval_frame
 from tasks.data_validation_run import check_expectation_types
 from tasks.eval_data import EvalData, Reference, read_eval_data, read_reference, relabelled
@@ -189,7 +189,6 @@ def load(
     temporary workspace."""
     policy = policy_for(policy_path, model)
     versions = versions or find_versions(policy, version)
-    warm_imports.start()  # the data gates' libraries load on the side while the eval data is read
     data = read_eval_data(policy, policy_path, eval_data)
     reference = read_reference(policy, policy_path)
     expectations = extra_expectations(policy, policy_path)
