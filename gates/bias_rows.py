@@ -13,18 +13,29 @@ def _codes(values: pd.Series | NDArray) -> tuple[NDArray[np.int64], int, object]
         categorical = pd.Series(values).cat
         codes = categorical.codes.to_numpy().astype(np.int64)
         width, decode = len(categorical.categories), categorical.categories
-    elif (plain := np.asarray(values)).dtype.kind in "biu" and plain.size and np.ptp(plain) < 2**20:
+    elif (plain := _as_integers(values)) is not None:
         low = plain.min()
         offsets = (plain - low).astype(np.int64)
         present = np.flatnonzero(np.bincount(offsets))  # the distinct values, ascending, as offsets
         remap = np.zeros(int(present[-1]) + 1, dtype=np.int64)
         remap[present] = np.arange(present.size)
-        codes, width, decode = remap[offsets], present.size, present + low
+        codes, width = remap[offsets], present.size
+        decode = (present + low).astype(bool) if np.asarray(values).dtype.kind == "b" else present + low
     else:
         found, uniques = pd.factorize(pd.Series(values).reset_index(drop=True), sort=True)
         codes, width, decode = found.astype(np.int64), len(uniques), uniques
     codes[codes < 0] = width  # a missing value is a group of its own, after the others
     return codes, width + 1, decode
+
+
+def _as_integers(values: pd.Series | NDArray) -> NDArray | None:
+    """Booleans and integers spanning under 2**20 values as integers (counted directly), else None."""
+    plain = np.asarray(values)
+    if plain.dtype.kind == "b":
+        plain = plain.astype(np.int8)
+    if plain.dtype.kind not in "iu" or not plain.size or int(plain.max()) - int(plain.min()) >= 2**20:
+        return None
+    return plain
 
 
 def _decoded(codes: NDArray[np.int64], width: int, decode: object, like: pd.Series | NDArray) -> pd.Series | NDArray:

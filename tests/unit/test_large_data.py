@@ -106,6 +106,8 @@ def test_collapsing_codes_numbers_text_and_missing_values_as_a_groupby_would() -
     np.testing.assert_array_equal(weights, want.to_numpy(dtype=np.float64))
     _, _, _, none, _ = bias_rows.collapsed(columns, y, cand, None)
     assert none is None
+    _, yb, _, _, counts = bias_rows.collapsed(columns[["sex"]], y.astype(bool), cand, champ)  # a boolean target
+    assert yb.dtype == bool and counts.sum() == n
 
 
 def test_intervals_from_a_subsample_are_centred_on_the_whole_data_difference() -> None:
