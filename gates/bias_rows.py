@@ -6,33 +6,57 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+CHUNK = 1 << 20  # rows per step of the integer coding: its temporaries stay a few MiB on any eval set
 
-def _codes(values: pd.Series | NDArray) -> tuple[NDArray[np.int64], int, object]:
-    """(each row's code in sorted value order, missing values last; how many codes; what decodes them)."""
+
+def _narrow(width: int) -> type[np.signedinteger]:
+    """The smallest signed integer type that holds 0..width."""
+    for kind in (np.int8, np.int16, np.int32):
+        if width < np.iinfo(kind).max:
+            return kind
+    return np.int64
+
+
+def _codes(values: pd.Series | NDArray) -> tuple[NDArray[np.signedinteger], int, object]:
+    """(each row's code in sorted value order, missing values last, in the narrowest integer type; how many codes;
+    what decodes them)."""
     if isinstance(getattr(values, "dtype", None), pd.CategoricalDtype):
         categorical = pd.Series(values).cat
-        codes = categorical.codes.to_numpy().astype(np.int64)
+        raw = categorical.codes.to_numpy()
         width, decode = len(categorical.categories), categorical.categories
-    elif (plain := _as_integers(values)) is not None:
-        low = plain.min()
-        offsets = (plain - low).astype(np.int64)
-        present = np.flatnonzero(np.bincount(offsets))  # the distinct values, ascending, as offsets
-        remap = np.zeros(int(present[-1]) + 1, dtype=np.int64)
-        remap[present] = np.arange(present.size)
-        codes, width = remap[offsets], present.size
-        decode = (present + low).astype(bool) if np.asarray(values).dtype.kind == "b" else present + low
-    else:
-        found, uniques = pd.factorize(pd.Series(values).reset_index(drop=True), sort=True)
-        codes, width, decode = found.astype(np.int64), len(uniques), uniques
-    codes[codes < 0] = width  # a missing value is a group of its own, after the others
-    return codes, width + 1, decode
+        codes = np.where(raw < 0, width, raw).astype(_narrow(width), copy=False)
+        return codes, width + 1, decode
+    if (plain := _as_integers(values)) is not None:
+        return _integer_codes(plain, np.asarray(values).dtype.kind == "b")
+    found, uniques = pd.factorize(pd.Series(values).reset_index(drop=True), sort=True)
+    width = len(uniques)
+    found[found < 0] = width  # a missing value is a group of its own, after the others
+    return found.astype(_narrow(width)), width + 1, uniques
+
+
+def _integer_codes(plain: NDArray, boolean: bool) -> tuple[NDArray[np.signedinteger], int, object]:
+    """Integer values' codes: which values occur, then each row's rank among them (chunk by chunk)."""
+    low = int(plain.min())
+    span = int(plain.max()) - low + 1
+    seen = np.zeros(span, dtype=bool)
+    for start in range(0, plain.size, CHUNK):
+        seen[np.subtract(plain[start : start + CHUNK], low, dtype=np.int64)] = True
+    present = np.flatnonzero(seen)  # the distinct values, ascending, as offsets
+    kind = _narrow(present.size)
+    remap = np.zeros(span, dtype=kind)
+    remap[present] = np.arange(present.size, dtype=kind)
+    codes = np.empty(plain.size, dtype=kind)
+    for start in range(0, plain.size, CHUNK):
+        codes[start : start + CHUNK] = remap[np.subtract(plain[start : start + CHUNK], low, dtype=np.int64)]
+    decode = (present + low).astype(bool) if boolean else present + low
+    return codes, present.size + 1, decode
 
 
 def _as_integers(values: pd.Series | NDArray) -> NDArray | None:
     """Booleans and integers spanning under 2**20 values as integers (counted directly), else None."""
     plain = np.asarray(values)
     if plain.dtype.kind == "b":
-        plain = plain.astype(np.int8)
+        plain = plain.view(np.int8)
     if plain.dtype.kind not in "iu" or not plain.size or int(plain.max()) - int(plain.min()) >= 2**20:
         return None
     return plain
@@ -67,7 +91,7 @@ def collapsed(
     parts += [np.asarray(y), np.asarray(candidate)] + ([] if champion is None else [np.asarray(champion)])
     key = np.zeros(len(columns), dtype=np.int64)
     coded: list[tuple[int, object]] = []
-    for part in parts:  # one key column's codes at a time: a large eval set holds one int64 array besides the key
+    for part in parts:  # one key column's codes at a time: besides the key, one array of narrow codes
         codes, width, decode = _codes(part)
         key *= width
         key += codes

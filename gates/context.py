@@ -98,5 +98,9 @@ class GateContext:
 
     @property
     def labels(self) -> NDArray:
-        """The labels: 0/1 or class indices as ints, target values as floats (regression)."""
-        return np.asarray(self.y, dtype=np.float64 if self.task.name == "regression" else int)
+        """The labels: 0/1 or class indices as ints (as narrow as given: streamed 0/1 labels are one byte a row),
+        target values as floats (regression)."""
+        if self.task.name == "regression":
+            return np.asarray(self.y, dtype=np.float64)
+        y = np.asarray(self.y)
+        return y if y.dtype.kind in "iu" else y.astype(int)

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 FloatArray = NDArray[np.float64]
 EPS = 1e-15
+CHUNK = 1 << 20  # rows per step of the whole-data metrics: their temporaries stay a few MiB on any eval set
 
 
 def _div(num: FloatArray, den: FloatArray) -> FloatArray:
@@ -91,9 +92,13 @@ def roc_auc_unweighted(y: NDArray, score: NDArray) -> float:
     neg.sort()
     if pos.size == 0 or neg.size == 0:
         return float("nan")
-    below = np.searchsorted(neg, pos, side="left")
-    tied = np.searchsorted(neg, pos, side="right") - below
-    return float((int(below.sum()) + 0.5 * int(tied.sum())) / (pos.size * neg.size))
+    below = tied = 0
+    for start in range(0, pos.size, CHUNK):  # positives a chunk at a time: no two more arrays of their size
+        part = pos[start : start + CHUNK]
+        low = np.searchsorted(neg, part, side="left")
+        below += int(low.sum())
+        tied += int((np.searchsorted(neg, part, side="right") - low).sum())
+    return float((below + 0.5 * tied) / (pos.size * neg.size))
 
 
 class ScoredRows:
@@ -164,11 +169,13 @@ class ScoredRows:
         return {k: float(v) for k, v in out.items()}
 
     def _mean_loss(self) -> float:
-        """Mean log loss in one array the size of the scores (a large eval set holds no per-row loss array)."""
-        p = np.clip(self.score, EPS, 1 - EPS)
-        np.subtract(1.0, p, out=p, where=~self.yb)
-        np.log(p, out=p)
-        return -float(p.mean())
+        """Mean log loss, a chunk of rows at a time (a large eval set holds no per-row loss array)."""
+        total = 0.0
+        for start in range(0, self.score.size, CHUNK):
+            p = np.clip(self.score[start : start + CHUNK], EPS, 1 - EPS)
+            np.subtract(1.0, p, out=p, where=~self.yb[start : start + CHUNK])
+            total += float(np.log(p, out=p).sum())
+        return -total / self.score.size
 
     def values(self, names: list[str], w: FloatArray) -> dict[str, FloatArray]:
         """Each named metric for every row of `w` (shape (resamples, n))."""

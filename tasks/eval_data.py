@@ -75,7 +75,8 @@ def read_eval_data(policy: PromotionPolicy, policy_path: str, override: str | No
             found = read_streamed(tuple(map(str, files)), kept, spec.streaming)
             frame = found.sample.copy()
             y = labels(frame, spec).to_numpy() if spec.target in frame.columns else np.empty(0)
-            whole = labels(found.columns, spec).to_numpy() if spec.target in kept else None
+            target = found.columns[spec.target] if spec.target in kept else None  # 0/1 in one byte a row:
+            whole = None if target is None else target.eq(spec.positive_label).to_numpy(dtype=bool).view(np.int8)
             return EvalData(frame, y, files_sha256(files, path), str(path), found, whole)
     labels_path = spec.labels_path
     frame = read_eval_frame(path, spec, resolve_data_path(policy_path, labels_path) if labels_path else None)

@@ -144,10 +144,10 @@ def evaluation_step(ctx: GateContext) -> GateResult:
 def bias_step(ctx: GateContext, out_dir: Path) -> GateResult:
     """fairlearn audit of thresholded predictions; a per-group plot joins the evidence."""
     gate = ctx.policy.gates.bias
+    if len(ctx.labels) > gate.bootstrap.max_rows:
+        return _large_bias(ctx, out_dir)
     cand = ctx.candidate_predictions()
     assert cand is not None
-    if len(ctx.labels) > gate.bootstrap.max_rows:
-        return _large_bias(ctx, cand, out_dir)
     if ctx.task_name == "multiclass":
         from gates.bias_tasks import audit_multiclass
 
@@ -165,13 +165,24 @@ def bias_step(ctx: GateContext, out_dir: Path) -> GateResult:
     return result
 
 
-def _large_bias(ctx: GateContext, cand: NDArray, out_dir: Path) -> GateResult:
+def _zero_one(ctx: GateContext, scores: ModelScores | None) -> NDArray | None:
+    """A binary model's 0/1 predictions as one byte a row (the context's are 8: on every row of a large set)."""
+    if scores is None or not scores.usable:
+        return None
+    return (np.asarray(scores.values) >= ctx.threshold).view(np.int8)
+
+
+def _large_bias(ctx: GateContext, out_dir: Path) -> GateResult:
     """Bias on more rows than bootstrap.max_rows: binary on equal rows collapsed (exact), the other tasks on a
     seeded sample of bootstrap.max_rows rows (said in the summary)."""
     gate = ctx.policy.gates.bias
     if ctx.task_name == "binary" and gate.sensitive_features:
         columns = ctx.frame[list(gate.sensitive_features)]
-        frame, y, c, h, weights = bias_rows.collapsed(columns, ctx.labels, cand, ctx.champion_predictions())
+        cand = _zero_one(ctx, ctx.candidate)
+        assert cand is not None
+        champ = _zero_one(ctx, ctx.champion)
+        frame, y, c, h, weights = bias_rows.collapsed(columns, ctx.labels, cand, champ)
+        del cand, champ
         result = bias.audit_bias(frame, y, c, h, gate, weights)
     else:
         rows = len(ctx.labels)

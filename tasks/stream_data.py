@@ -120,7 +120,19 @@ def _compact(column: pa.Array) -> pa.Array:
 
 
 def _kept(chunks: list[pa.Array]) -> pd.Series:
-    return pa.chunked_array(chunks).to_pandas()
+    """A kept column of every row; integers in the narrowest type that holds their range (a 0/1 target: a byte a
+    row, not eight)."""
+    column = pa.chunked_array(chunks)
+    if pa.types.is_integer(column.type) and column.null_count == 0 and len(column):
+        bounds = pc.min_max(column).as_py()
+        for kind in (pa.int8(), pa.int16(), pa.int32()):
+            if (
+                np.iinfo(kind.to_pandas_dtype()).min <= bounds["min"]
+                and bounds["max"] <= np.iinfo(kind.to_pandas_dtype()).max
+            ):
+                column = column.cast(kind)
+                break
+    return column.to_pandas()
 
 
 def read_streamed(files: tuple[str, ...], keep: tuple[str, ...], spec: StreamingSpec) -> StreamedRows:

@@ -43,10 +43,21 @@ def test_one_pass_keeps_every_rows_columns_exact_nulls_and_the_seeded_sample(tmp
     assert found.rows == 5000
     assert found.nulls == {"age": int(frame["age"].isna().sum()), "sex": 0, "label": 0}
     assert found.columns["label"].tolist() == frame["label"].tolist()
+    assert found.columns["label"].dtype == np.int8  # kept integers in the narrowest type that holds them
     assert found.columns["sex"].astype(str).tolist() == frame["sex"].tolist()
     expected = np.sort(np.random.default_rng(3).choice(5000, 300, replace=False))
     assert found.sample_index.tolist() == expected.tolist()
     pd.testing.assert_frame_equal(found.sample, frame.iloc[expected].reset_index(drop=True))
+
+
+def test_kept_integers_narrow_only_as_far_as_their_range(tmp_path: Path) -> None:
+    wide = np.array([0, 1, 70_000, -3] * 50, dtype=np.int64)
+    table = pa.table({"small": np.arange(200) % 100, "wide": wide, "gaps": pa.array([1, None] * 100, pa.int64())})
+    pq.write_table(table, tmp_path / "a.parquet")
+    found = read_streamed((str(tmp_path / "a.parquet"),), ("small", "wide", "gaps"), StreamingSpec(batch_rows=100))
+    assert (found.columns["small"].dtype, found.columns["wide"].dtype) == (np.int8, np.int32)
+    assert found.columns["wide"].tolist() == wide.tolist()
+    assert found.columns["gaps"].isna().sum() == 100  # a column with missing values is left as Arrow gives it
 
 
 def test_multinomial_draws_of_collapsed_rows_are_the_row_bootstrap() -> None:
@@ -108,6 +119,23 @@ def test_collapsing_codes_numbers_text_and_missing_values_as_a_groupby_would() -
     assert none is None
     _, yb, _, _, counts = bias_rows.collapsed(columns[["sex"]], y.astype(bool), cand, champ)  # a boolean target
     assert yb.dtype == bool and counts.sum() == n
+
+
+def test_collapsing_chunk_by_chunk_with_narrow_codes_gives_the_same_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Integer keys are coded a chunk at a time (a chunk smaller than the rows here); predictions as one byte a row
+    (as the gate passes them) collapse as 8-byte ones do."""
+    rng = np.random.default_rng(5)
+    n = 3000
+    columns = pd.DataFrame({"grade": rng.integers(-2, 400, n), "sex": rng.choice(["F", "M"], n)})
+    y = rng.integers(0, 2, n).astype(np.int8)
+    cand, champ = (rng.random(n) >= 0.5 for _ in range(2))
+    whole = bias_rows.collapsed(columns, y.astype(np.int64), cand.astype(int), champ.astype(int))
+    monkeypatch.setattr(bias_rows, "CHUNK", 97)
+    chunked = bias_rows.collapsed(columns, y, cand.view(np.int8), champ.view(np.int8))
+    pd.testing.assert_frame_equal(chunked[0], whole[0])
+    for got, want in zip(chunked[1:], whole[1:], strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert bias_rows._codes(columns["grade"])[0].dtype == np.int16  # 402 distinct values
 
 
 def test_intervals_from_a_subsample_are_centred_on_the_whole_data_difference() -> None:

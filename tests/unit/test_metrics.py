@@ -78,3 +78,16 @@ def test_whole_data_counts_equal_the_unit_weighted_metrics(scores):
         "recall": 1.0,
         "roc_auc": 0.5,
     }
+
+
+@pytest.mark.parametrize("scores", [SCORES, TIED], ids=["distinct", "tied"])
+def test_whole_data_metrics_chunk_by_chunk_equal_the_unit_weighted_ones(scores, monkeypatch):
+    """The log loss and the AUC's binary searches a chunk of rows at a time (chunks smaller than the rows here)."""
+    from gates import metrics
+    from gates.metrics import ScoredRows, roc_auc_unweighted
+
+    monkeypatch.setattr(metrics, "CHUNK", 7)
+    rows = ScoredRows(Y, scores, 0.5)
+    want = rows.values(sorted(METRICS), np.ones((1, len(Y))))
+    assert rows.whole(sorted(METRICS)) == pytest.approx({name: float(v[0]) for name, v in want.items()}, abs=1e-12)
+    assert roc_auc_unweighted(Y, scores) == pytest.approx(skm.roc_auc_score(Y, scores), abs=1e-12)
