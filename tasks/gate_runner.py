@@ -12,6 +12,7 @@ from gates.errors import BadInputError
 from gates.registry import DATA_GATES, MODEL_GATES, skipped_because
 from gates.result import GateResult, errored
 from tasks.fault_points import checkpoint
+from tasks.free_memory import release_free_memory
 from tasks.gate_steps import (
     bias_step,
     classification_reports,
@@ -36,6 +37,9 @@ class GateRun:
 
     results: list[GateResult]
     extra_files: list[str]
+
+
+WHOLE_ROW_GATES = frozenset({"output_check", "evaluation", "bias"})  # on streamed data: judge every row
 
 
 def context_of(inputs: PromotionInputs) -> GateContext:
@@ -104,7 +108,7 @@ def run_gates(inputs: PromotionInputs, out_dir: Path, skip: frozenset[str] = fro
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = context_of(inputs)
     # streamed data: every row is scored only for the gates that judge every row (a placed run judges the sample)
-    every_row = inputs.data.full is not None and not {"evaluation", "bias", "output_check"} <= skip
+    every_row = inputs.data.full is not None and not WHOLE_ROW_GATES <= skip
     run = JudgingRun(inputs, out_dir, every_row)
     early: EarlyServer | None = None
     try:
@@ -119,6 +123,7 @@ def run_gates(inputs: PromotionInputs, out_dir: Path, skip: frozenset[str] = fro
                 results.append(data_validation_step(ctx, inputs.expectations))
             elif gate.name == "drift":
                 results.append(drift_step(ctx))
+        release_free_memory()  # the data gates' temporaries, before every row's scores arrive
         if any(r.blocks_promotion for r in results):
             return GateRun(
                 results + skipped_because(policy, MODEL_GATES, "skipped: the eval data failed validation"), []
@@ -146,6 +151,9 @@ def run_gates(inputs: PromotionInputs, out_dir: Path, skip: frozenset[str] = fro
             if gate.name in skip:
                 continue
             results.append(_model_step(gate.name, ctx, run, out_dir, early, whole))
+            if not WHOLE_ROW_GATES & {g.name for g in MODEL_GATES[MODEL_GATES.index(gate) + 1 :]}:
+                whole = None  # every row's scores: no gate still to come judges them
+            release_free_memory()
         results += run.isolation_results()
         digests = {
             "candidate": inputs.candidate.digest,

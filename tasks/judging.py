@@ -207,9 +207,9 @@ class Judge:
         self._seen_attempts = len(found)
         return new
 
-    def array(self, name: str, mapped: bool = False) -> np.ndarray:
-        """An array the process saved (never unpickled); `mapped`: memory-mapped, read where it is indexed."""
-        return np.load(self.work / name, allow_pickle=False, mmap_mode="r" if mapped else None)
+    def array(self, name: str) -> np.ndarray:
+        """An array the process saved (never unpickled)."""
+        return np.load(self.work / name, allow_pickle=False)
 
     def put_array(self, name: str, values: np.ndarray) -> str:
         """Write an array for the process to read; returns its name."""

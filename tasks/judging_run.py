@@ -127,6 +127,7 @@ class JudgingRun:
             "rows": full.rows,
             "columns": names,
             "batch_rows": batch_rows,
+            "served_rows": self.judge(label).put_array("served_rows.npy", full.sample_index),
         }
 
     def _scores(self, label: str, copy: ModelCopy, reply: Reply, timeout: float) -> ModelScores:
@@ -151,8 +152,8 @@ class JudgingRun:
         return ModelScores(
             version=copy.version,
             values=np.asarray(judge.array(data["scores"]), dtype=np.float64),
-            # streamed data: predict() as served is read on the sample's rows only (tasks.streamed_context)
-            served=judge.array(data["served_scores"], mapped=self.every_row),
+            # streamed data: predict() as served comes on the sample's rows only (tasks.streamed_context)
+            served=judge.array(data["served_scores"]),
             source=data["source"],
             seconds=float(data["seconds"]),
             access_attempts=attempts,

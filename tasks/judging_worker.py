@@ -22,6 +22,7 @@ import pandas as pd
 from gates.model_input import InputSchema, prepare
 from gates.policy import ModelOutputSpec
 from gates.scores import TaskMismatch, task_scores
+from tasks.free_memory import release_free_memory
 
 
 def _first_line(exc: BaseException) -> str:
@@ -177,11 +178,13 @@ class ModelHost:
         }
 
     def score_stream(self, request: dict[str, Any]) -> dict[str, Any]:
-        """score() over every row of Parquet files, batch by batch: only the scores are kept."""
+        """score() over every row of Parquet files, batch by batch: only the scores are kept, and predict() as
+        served on the rows of `served_rows` (the acting side's sample)."""
         from tasks.stream_data import iter_batches
 
         start = time.perf_counter()
         rows, done = int(request["rows"]), 0
+        keep = self.rows(request["served_rows"])
         values: np.ndarray | None = None
         served: np.ndarray | None = None
         for batch in iter_batches(tuple(request["files"]), int(request["batch_rows"]), list(request["columns"])):
@@ -192,20 +195,19 @@ class ModelHost:
             part, part_served = found
             if values is None or served is None:
                 values = np.empty((rows, *part.shape[1:]), dtype=np.float64)
-                # predict() is what is judged unless predict_proba is: then one array holds both
-                served = values if self.proba is None else np.empty((rows, *part_served.shape[1:]), dtype=np.float64)
+                served = np.empty((keep.size, *part_served.shape[1:]), dtype=np.float64)
             values[done : done + len(frame)] = part
-            if served is not values:
-                served[done : done + len(frame)] = part_served
+            lo, hi = np.searchsorted(keep, [done, done + len(frame)])
+            served[lo:hi] = part_served[keep[lo:hi] - done]
             done += len(frame)
+        release_free_memory()  # the batches' frames: freed, but kept by the allocator while the judge idles
         if done != rows or values is None or served is None:
             return {"error": f"read {done} of {rows} eval rows", "seconds": time.perf_counter() - start}
         np.save(self.work / "scores.npy", values)
-        if served is not values:
-            np.save(self.work / "served_scores.npy", served)
+        np.save(self.work / "served_scores.npy", served)
         return {
             "scores": "scores.npy",
-            "served_scores": "scores.npy" if served is values else "served_scores.npy",
+            "served_scores": "served_scores.npy",
             "source": self.score_source,
             "seconds": time.perf_counter() - start,
         }

@@ -38,8 +38,9 @@ def at_rows(scores: ModelScores | None, idx: NDArray) -> ModelScores | None:
 
 
 def at_sample(data: EvalData, scores: dict[str, ModelScores]) -> dict[str, ModelScores]:
-    """Each model's scores on the sample's rows (the scores as given when the data was not streamed)."""
+    """Each model's scores on the sample's rows (the scores as given when the data was not streamed); predict() as
+    served came from the judge on the sample's rows only."""
     if data.full is None:
         return scores
-    found = {label: at_rows(s, data.full.sample_index) for label, s in scores.items()}
-    return {label: s for label, s in found.items() if s is not None}
+    idx = data.full.sample_index
+    return {label: replace(s, values=None if s.values is None else s.values[idx]) for label, s in scores.items()}
