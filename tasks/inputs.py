@@ -6,8 +6,11 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, cast
 
 from gates.errors import BadInputError
 from gates.model_input import InputSchema, prepare
@@ -182,16 +185,33 @@ def preflight(policy_path: str, model: str, version: str, eval_data: str | None 
     return policy
 
 
+def _outcome(step: Callable[[], Any]) -> Any:
+    """A step's value, or the exception it raised (raised by the caller, in order)."""
+    try:
+        return step()
+    except Exception as exc:
+        return exc
+
+
 def load(
     policy_path: str, model: str, version: str, eval_data: str | None = None, versions: Versions | None = None
 ) -> PromotionInputs:
     """Load and check everything once (`versions` when the caller resolved them); the model copies live in a
     temporary workspace."""
     policy = policy_for(policy_path, model)
-    versions = versions or find_versions(policy, version)
-    data = read_eval_data(policy, policy_path, eval_data)
-    reference = read_reference(policy, policy_path)
-    expectations = extra_expectations(policy, policy_path)
+    # The eval data is read (Arrow's decoding, mostly outside the GIL) while this thread asks the registry and
+    # imports Great Expectations for the suite's check; errors are raised in the order the steps are listed.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="eval-data") as pool:
+        reading = pool.submit(read_eval_data, policy, policy_path, eval_data)
+        found_versions = _outcome(lambda: versions or find_versions(policy, version))
+        found_reference = _outcome(lambda: read_reference(policy, policy_path))
+        found_expectations = _outcome(lambda: extra_expectations(policy, policy_path))
+        found_data = _outcome(reading.result)
+    for value in (found_versions, found_data, found_reference, found_expectations):
+        if isinstance(value, Exception):
+            raise value
+    versions, data = cast(Versions, found_versions), cast(EvalData, found_data)
+    reference, expectations = cast(Reference | None, found_reference), cast(list[dict], found_expectations)
     unsigned = unsigned_schema(policy, data)
     workspace = Path(tempfile.mkdtemp(prefix="modelgate-models-"))
     try:

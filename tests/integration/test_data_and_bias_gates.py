@@ -156,6 +156,21 @@ def test_bad_gate_config_is_bad_input(registry, demo_policy, tmp_path, replace, 
     assert registry.snapshot() == before
 
 
+def test_several_bad_inputs_report_the_first_in_the_load_order(registry, demo_policy, tmp_path):
+    """The eval data is read beside the registry lookups and the suite's check: with both wrong, the data's error
+    (read first, as listed) is the one reported, whichever finished first."""
+    unknown = {"min_rows: 1000": "min_rows: 1000\n    expectations: [{type: expect_moon_to_be_cheese}]"}
+    policy = write_policy(tmp_path, demo_policy, unknown)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    before = registry.snapshot()
+    with pytest.raises(BadInputError, match="is empty"):
+        promote(BASELINE, policy, eval_data=str(empty))
+    with pytest.raises(BadInputError, match="unknown Great Expectations expectation type"):
+        promote(BASELINE, policy)
+    assert registry.snapshot() == before
+
+
 def test_reference_with_different_columns_is_bad_input(registry, demo_policy, tmp_path):
     ref = tmp_path / "ref.csv"
     load_train().drop(columns=["age", "sex"]).to_csv(ref, index=False)
