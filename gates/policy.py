@@ -649,7 +649,12 @@ class StreamingSpec(StrictModel):
         description="Size of the seeded sample that data validation, drift, robustness, latency and integration read "
         "from streamed data (row count and null counts are exact over every row).",
     )
-    batch_rows: int = Field(65_536, ge=100, description="Rows per batch read and scored.")
+    batch_rows: int = Field(
+        32_768,
+        ge=100,
+        description="Rows per batch read and scored (a judge's memory grows with it: a model's working set is "
+        "several times its batch).",
+    )
     seed: int = Field(0, ge=0, description="Seed of the sample.")
 
 
