@@ -28,9 +28,10 @@ def resample_weights(n: int, resamples: int, seed: int) -> Iterator[NDArray[np.f
     """Row counts of `resamples` bootstrap draws of n rows, in chunks of shape (k, n), made as they are used."""
     rng = np.random.default_rng(seed)
     for start in range(0, resamples, CHUNK):
-        k = min(CHUNK, resamples - start)
-        idx = rng.integers(0, n, size=(k, n)) + (np.arange(k)[:, None] * n)
-        yield np.bincount(idx.ravel(), minlength=k * n).reshape(k, n).astype(np.float64)
+        weights = np.empty((min(CHUNK, resamples - start), n))
+        for row in weights:  # the same draws as one (k, n) call, counted without a (k, n) index array
+            row[:] = np.bincount(rng.integers(0, n, size=n), minlength=n)
+        yield weights
 
 
 class Rows(Protocol):

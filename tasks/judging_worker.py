@@ -178,32 +178,35 @@ class ModelHost:
         }
 
     def score_stream(self, request: dict[str, Any]) -> dict[str, Any]:
-        """score() over every row of Parquet files, batch by batch: only the scores are kept, and predict() as
-        served on the rows of `served_rows` (the acting side's sample)."""
+        """score() over every row of Parquet files, batch by batch: each batch's scores are appended to the .npy
+        file as they come (none are held here), and predict() as served kept on the rows of `served_rows` (the
+        acting side's sample)."""
         from tasks.stream_data import iter_batches
 
         start = time.perf_counter()
         rows, done = int(request["rows"]), 0
         keep = self.rows(request["served_rows"])
-        values: np.ndarray | None = None
         served: np.ndarray | None = None
-        for batch in iter_batches(tuple(request["files"]), int(request["batch_rows"]), list(request["columns"])):
-            frame = batch.to_pandas()
-            found = self._score_rows(frame, choose=values is None)
-            if isinstance(found, dict):
-                return {**found, "seconds": time.perf_counter() - start}
-            part, part_served = found
-            if values is None or served is None:
-                values = np.empty((rows, *part.shape[1:]), dtype=np.float64)
-                served = np.empty((keep.size, *part_served.shape[1:]), dtype=np.float64)
-            values[done : done + len(frame)] = part
-            lo, hi = np.searchsorted(keep, [done, done + len(frame)])
-            served[lo:hi] = part_served[keep[lo:hi] - done]
-            done += len(frame)
+        path = self.work / "scores.npy"
+        with path.open("wb") as out:
+            for batch in iter_batches(tuple(request["files"]), int(request["batch_rows"]), list(request["columns"])):
+                frame = batch.to_pandas()
+                found = self._score_rows(frame, choose=served is None)
+                if isinstance(found, dict):
+                    return {**found, "seconds": time.perf_counter() - start}
+                part, part_served = found
+                if served is None:
+                    header = {"descr": "<f8", "fortran_order": False, "shape": (rows, *part.shape[1:])}
+                    np.lib.format.write_array_header_2_0(out, header)
+                    served = np.empty((keep.size, *part_served.shape[1:]), dtype=np.float64)
+                out.write(np.ascontiguousarray(part, dtype="<f8").tobytes())
+                lo, hi = np.searchsorted(keep, [done, done + len(frame)])
+                served[lo:hi] = part_served[keep[lo:hi] - done]
+                done += len(frame)
         release_free_memory()  # the batches' frames: freed, but kept by the allocator while the judge idles
-        if done != rows or values is None or served is None:
+        if done != rows or served is None:
+            path.unlink()
             return {"error": f"read {done} of {rows} eval rows", "seconds": time.perf_counter() - start}
-        np.save(self.work / "scores.npy", values)
         np.save(self.work / "served_scores.npy", served)
         return {
             "scores": "scores.npy",
