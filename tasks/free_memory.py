@@ -7,9 +7,11 @@ import ctypes
 import gc
 
 
-def release_free_memory() -> None:
-    """Collect garbage, then ask glibc to return its free pages (a no-op where the C library is not glibc)."""
-    gc.collect()
+def release_free_memory(collect: bool = True) -> None:
+    """Ask glibc to return its free pages (a no-op where the C library is not glibc); `collect`: collect cyclic
+    garbage first (a fraction of a second in a process with many objects)."""
+    if collect:
+        gc.collect()
     try:
         ctypes.CDLL(None).malloc_trim(0)
     except (OSError, AttributeError):  # not glibc: its allocator decides

@@ -123,7 +123,9 @@ def run_gates(inputs: PromotionInputs, out_dir: Path, skip: frozenset[str] = fro
                 results.append(data_validation_step(ctx, inputs.expectations))
             elif gate.name == "drift":
                 results.append(drift_step(ctx))
-        release_free_memory()  # the data gates' temporaries, before every row's scores arrive
+        streamed = inputs.data.full is not None
+        if streamed:
+            release_free_memory()  # the data gates' temporaries, before every row's scores arrive
         if any(r.blocks_promotion for r in results):
             return GateRun(
                 results + skipped_because(policy, MODEL_GATES, "skipped: the eval data failed validation"), []
@@ -153,7 +155,8 @@ def run_gates(inputs: PromotionInputs, out_dir: Path, skip: frozenset[str] = fro
             results.append(_model_step(gate.name, ctx, run, out_dir, early, whole))
             if not WHOLE_ROW_GATES & {g.name for g in MODEL_GATES[MODEL_GATES.index(gate) + 1 :]}:
                 whole = None  # every row's scores: no gate still to come judges them
-            release_free_memory()
+            if streamed:
+                release_free_memory(collect=False)
         results += run.isolation_results()
         digests = {
             "candidate": inputs.candidate.digest,
