@@ -14,5 +14,5 @@ def release_free_memory(collect: bool = True) -> None:
         gc.collect()
     try:
         ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: its allocator decides
+    except (OSError, AttributeError, TypeError):  # not glibc (or no C library by that name): its allocator decides
         pass
