@@ -6,15 +6,9 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from gates.int_types import smallest_signed
+
 CHUNK = 1 << 20  # rows per step of the integer coding: its temporaries stay a few MiB on any eval set
-
-
-def _narrow(width: int) -> type[np.signedinteger]:
-    """The smallest signed integer type that holds 0..width."""
-    for kind in (np.int8, np.int16, np.int32):
-        if width < np.iinfo(kind).max:
-            return kind
-    return np.int64
 
 
 def _codes(values: pd.Series | NDArray) -> tuple[NDArray[np.signedinteger], int, object]:
@@ -24,14 +18,14 @@ def _codes(values: pd.Series | NDArray) -> tuple[NDArray[np.signedinteger], int,
         categorical = pd.Series(values).cat
         raw = categorical.codes.to_numpy()
         width, decode = len(categorical.categories), categorical.categories
-        codes = np.where(raw < 0, width, raw).astype(_narrow(width), copy=False)
+        codes = np.where(raw < 0, width, raw).astype(smallest_signed(0, width), copy=False)
         return codes, width + 1, decode
     if (plain := _as_integers(values)) is not None:
         return _integer_codes(plain, np.asarray(values).dtype.kind == "b")
     found, uniques = pd.factorize(pd.Series(values).reset_index(drop=True), sort=True)
     width = len(uniques)
     found[found < 0] = width  # a missing value is a group of its own, after the others
-    return found.astype(_narrow(width)), width + 1, uniques
+    return found.astype(smallest_signed(0, width)), width + 1, uniques
 
 
 def _integer_codes(plain: NDArray, boolean: bool) -> tuple[NDArray[np.signedinteger], int, object]:
@@ -42,7 +36,7 @@ def _integer_codes(plain: NDArray, boolean: bool) -> tuple[NDArray[np.signedinte
     for start in range(0, plain.size, CHUNK):
         seen[np.subtract(plain[start : start + CHUNK], low, dtype=np.int64)] = True
     present = np.flatnonzero(seen)  # the distinct values, ascending, as offsets
-    kind = _narrow(present.size)
+    kind = smallest_signed(0, present.size)
     remap = np.zeros(span, dtype=kind)
     remap[present] = np.arange(present.size, dtype=kind)
     codes = np.empty(plain.size, dtype=kind)

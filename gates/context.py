@@ -33,9 +33,9 @@ class ModelScores:
         """Scores exist and can be judged."""
         return self.values is not None and self.error is None
 
-    def predictions(self, threshold: float) -> NDArray | None:
+    def predictions(self, threshold: float, dtype: type = int) -> NDArray | None:
         """0/1 predictions at the decision threshold."""
-        return None if self.values is None else (self.values >= threshold).astype(int)
+        return None if self.values is None else (self.values >= threshold).astype(dtype)
 
 
 @dataclass(frozen=True)
@@ -60,30 +60,31 @@ class GateContext:
         """binary, multiclass or regression."""
         return self.task.name
 
-    def predicted(self, scores: ModelScores | None) -> NDArray | None:
-        """A model's predictions: 0/1 at the threshold (binary), class indices (multiclass), values (regression)."""
+    def predicted(self, scores: ModelScores | None, dtype: type = int) -> NDArray | None:
+        """A model's predictions: 0/1 at the threshold (binary, as `dtype`), class indices (multiclass), values
+        (regression)."""
         if scores is None or scores.values is None:
             return None
         if self.task.name == "multiclass":
             return np.asarray(scores.values).argmax(axis=1)
         if self.task.name == "regression":
             return np.asarray(scores.values, dtype=np.float64)
-        return scores.predictions(self.threshold)
+        return scores.predictions(self.threshold, dtype)
 
     @property
     def threshold(self) -> float:
         """The decision threshold every gate predicts with (the evaluation policy's)."""
         return self.policy.gates.evaluation.decision_threshold
 
-    def candidate_predictions(self) -> NDArray | None:
+    def candidate_predictions(self, dtype: type = int) -> NDArray | None:
         """The candidate's predictions (see `predicted`)."""
-        return self.predicted(self.candidate)
+        return self.predicted(self.candidate, dtype)
 
-    def champion_predictions(self) -> NDArray | None:
+    def champion_predictions(self, dtype: type = int) -> NDArray | None:
         """The champion's predictions, when it has usable scores."""
         if self.champion is None or not self.champion.usable:
             return None
-        return self.predicted(self.champion)
+        return self.predicted(self.champion, dtype)
 
     def with_scores(self, candidate: ModelScores, champion: ModelScores | None) -> GateContext:
         """The same context with the models' scores."""

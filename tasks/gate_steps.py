@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from numpy.typing import NDArray
 
 from gates import bias, bias_rows, data_validation, evaluation, tensor_data
 from gates.context import GateContext, ModelScores
@@ -165,22 +164,15 @@ def bias_step(ctx: GateContext, out_dir: Path) -> GateResult:
     return result
 
 
-def _zero_one(ctx: GateContext, scores: ModelScores | None) -> NDArray | None:
-    """A binary model's 0/1 predictions as one byte a row (the context's are 8: on every row of a large set)."""
-    if scores is None or not scores.usable:
-        return None
-    return (np.asarray(scores.values) >= ctx.threshold).view(np.int8)
-
-
 def _large_bias(ctx: GateContext, out_dir: Path) -> GateResult:
     """Bias on more rows than bootstrap.max_rows: binary on equal rows collapsed (exact), the other tasks on a
     seeded sample of bootstrap.max_rows rows (said in the summary)."""
     gate = ctx.policy.gates.bias
     if ctx.task_name == "binary" and gate.sensitive_features:
         columns = ctx.frame[list(gate.sensitive_features)]
-        cand = _zero_one(ctx, ctx.candidate)
+        cand = ctx.candidate_predictions(np.int8)  # a byte a row: every row of a large set
         assert cand is not None
-        champ = _zero_one(ctx, ctx.champion)
+        champ = ctx.champion_predictions(np.int8)
         frame, y, c, h, weights = bias_rows.collapsed(columns, ctx.labels, cand, champ)
         del cand, champ
         result = bias.audit_bias(frame, y, c, h, gate, weights)

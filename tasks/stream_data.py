@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from gates.errors import BadInputError
+from gates.int_types import smallest_signed
 from gates.policy import StreamingSpec
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -125,13 +126,9 @@ def _kept(chunks: list[pa.Array]) -> pd.Series:
     column = pa.chunked_array(chunks)
     if pa.types.is_integer(column.type) and column.null_count == 0 and len(column):
         bounds = pc.min_max(column).as_py()
-        for kind in (pa.int8(), pa.int16(), pa.int32()):
-            if (
-                np.iinfo(kind.to_pandas_dtype()).min <= bounds["min"]
-                and bounds["max"] <= np.iinfo(kind.to_pandas_dtype()).max
-            ):
-                column = column.cast(kind)
-                break
+        kind = np.dtype(smallest_signed(bounds["min"], bounds["max"]))
+        if kind.itemsize * 8 < column.type.bit_width:
+            column = column.cast(pa.from_numpy_dtype(kind))
     return column.to_pandas()
 
 
