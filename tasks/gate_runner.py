@@ -115,6 +115,8 @@ def run_gates(inputs: PromotionInputs, out_dir: Path, skip: frozenset[str] = fro
         needs_models = any(g.enabled(policy) and g.name not in skip for g in MODEL_GATES)
         if needs_models:  # models load and score while the data gates run (closed unscored if the data fails)
             run.start_scoring(policy.gates.evaluation.timeout_s)
+            if every_row:  # every row, on few cores: the slower model keeps a core to itself
+                run.wait_for_first(policy.gates.evaluation.timeout_s)
         results: list[GateResult] = []
         for gate in DATA_GATES:
             if not gate.enabled(policy) or gate.name in skip:

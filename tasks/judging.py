@@ -179,6 +179,12 @@ class Judge:
         line, self._buffer = self._buffer.split(b"\n", 1)
         return json.loads(line)
 
+    def answering(self) -> bool:
+        """Whether a reply (or the process's exit) is there to be read now."""
+        if b"\n" in self._buffer or self._reply is None or self.proc is None or not self.proc.alive():
+            return True
+        return bool(select.select([self._reply], [], [], 0)[0])
+
     def call(self, op: str, timeout: float, **args: Any) -> Reply:
         """Send one request and wait for its reply at most `timeout` seconds."""
         failed = self.send(op, **args)
@@ -222,6 +228,15 @@ class Judge:
             self.proc.kill()
         self.proc = None
         self._reply = None
+
+
+def first_answer(judges: list[Judge], timeout: float) -> float:
+    """Wait until one of the judges has a reply (or has exited), at most `timeout` seconds; returns the seconds
+    waited."""
+    start = time.monotonic()
+    while judges and not any(j.answering() for j in judges) and time.monotonic() - start < timeout:
+        time.sleep(0.05)
+    return time.monotonic() - start
 
 
 class JudgingSide:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +11,18 @@ import numpy as np
 from gates.context import ModelScores
 from gates.result import GateResult, GateStatus
 from tasks.inputs import PromotionInputs
-from tasks.judging import Judge, JudgingSide, Reply
+from tasks.judging import Judge, JudgingSide, Reply, first_answer
 from tasks.model_copies import ModelCopy
 
 ISOLATION = "isolation"
+
+
+def usable_cores() -> int:
+    """The CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 class JudgingRun:
@@ -32,6 +41,7 @@ class JudgingRun:
         self.attempts: dict[str, list[str]] = {label: [] for label in self.copies}
         self._loading: set[str] = set()
         self._scoring: tuple[dict[str, Reply | None], set[str]] | None = None  # (load replies, scores requested)
+        self._waited = 0.0
 
     def judge(self, label: str) -> Judge:
         """The judge of 'candidate' or 'champion', set up on first use."""
@@ -101,15 +111,25 @@ class JudgingRun:
                 loads[label] = self.note(label, failed)
         self._scoring = (loads, pending)
 
+    def wait_for_first(self, timeout: float) -> None:
+        """On a machine with no more cores than models being scored, wait until one has answered (at most
+        `timeout` s, counted against the scoring timeout): the acting side's own work (the data gates) waits for
+        it, since three busy processes on two cores give the slowest model two thirds of a core, then leave a core
+        idle once the others are done."""
+        pending = [self.judges[label] for label in (self._scoring[1] if self._scoring else ())]
+        if usable_cores() <= len(pending):
+            self._waited = first_answer(pending, timeout)
+
     def score_all(self, timeout: float) -> dict[str, ModelScores]:
         """Load and score every model (started by start_scoring() or now); the two processes work side by side."""
         self.start_scoring(timeout)
         assert self._scoring is not None
         loads, pending = self._scoring
+        remaining = max(timeout - self._waited, 1.0)  # wait_for_first's wait counts against the scoring timeout
         out: dict[str, ModelScores] = {}
         for label, copy in self.copies.items():
             if label in pending:
-                reply = self.note(label, self.judge(label).receive(timeout))
+                reply = self.note(label, self.judge(label).receive(remaining))
             else:
                 reply = loads[label]  # type: ignore[assignment]
             out[label] = self._scores(label, copy, reply, timeout)

@@ -330,3 +330,15 @@ def log_model(name: str, model: mlflow.pyfunc.PythonModel, example: pd.DataFrame
             registered_model_name=name,
         )
     return str(info.registered_model_version)
+
+
+class SlowModel(LogisticModel):
+    """An honest scorer that takes `delay_s` seconds over every predict() (a large model's long pass)."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self.delay_s = delay_s
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> np.ndarray:
+        time.sleep(self.delay_s)
+        return self.scores(model_input)
