@@ -194,16 +194,28 @@ def _outcome(step: Callable[[], Any]) -> Any:
 
 
 def load(
-    policy_path: str, model: str, version: str, eval_data: str | None = None, versions: Versions | None = None
+    policy_path: str,
+    model: str,
+    version: str,
+    eval_data: str | None = None,
+    versions: Versions | None = None,
+    check_versions: Callable[[Versions], None] | None = None,
 ) -> PromotionInputs:
-    """Load and check everything once (`versions` when the caller resolved them); the model copies live in a
-    temporary workspace."""
+    """Load and check everything once (`versions` when the caller resolved them; `check_versions`: a further check
+    of the versions found, raising BadInputError); the model copies live in a temporary workspace."""
     policy = policy_for(policy_path, model)
+
+    def found() -> Versions:
+        out = versions or find_versions(policy, version)
+        if check_versions is not None:
+            check_versions(out)
+        return out
+
     # The eval data is read (Arrow's decoding, mostly outside the GIL) while this thread asks the registry and
     # imports Great Expectations for the suite's check; errors are raised in the order the steps are listed.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="eval-data") as pool:
         reading = pool.submit(read_eval_data, policy, policy_path, eval_data)
-        found_versions = _outcome(lambda: versions or find_versions(policy, version))
+        found_versions = _outcome(found)
         found_reference = _outcome(lambda: read_reference(policy, policy_path))
         found_expectations = _outcome(lambda: extra_expectations(policy, policy_path))
         found_data = _outcome(reading.result)

@@ -16,7 +16,7 @@ from tasks import evidence_store, ledger, registry
 from tasks.acting import Judged, act
 from tasks.evidence import evidence_root
 from tasks.gate_runner import GateRun, with_provenance
-from tasks.inputs import PromotionInputs, find_versions, load
+from tasks.inputs import PromotionInputs, load
 from tasks.judging import warm_up
 from tasks.locks import promotion_lock
 from tasks.mlflow_store import client
@@ -61,11 +61,16 @@ def check_rolled_back(policy: PromotionPolicy, version: str, force: bool, reason
 def load_inputs_task(
     policy_path: str, model: str, version: str, eval_data: str | None, force: bool, reason: str
 ) -> PromotionInputs:
-    """Policy, versions, data, reference, expectations and local model copies, loaded and checked once."""
+    """Policy, versions, data, reference, expectations and local model copies, loaded and checked once (the eval
+    data is read while the registry is asked)."""
     policy = policy_for(policy_path, model)
-    versions = find_versions(policy, str(version))
-    check_rolled_back(policy, str(version), force, reason)
-    return load(policy_path, model, str(version), eval_data, versions)
+    return load(
+        policy_path,
+        model,
+        str(version),
+        eval_data,
+        check_versions=lambda _: check_rolled_back(policy, str(version), force, reason),
+    )
 
 
 @task(name="judge", cache_policy=NO_CACHE)
