@@ -83,21 +83,28 @@ def collapsed(
     counting pass over the rows finds the distinct rows."""
     parts: list[pd.Series | NDArray] = [columns[c] for c in columns.columns]
     parts += [np.asarray(y), np.asarray(candidate)] + ([] if champion is None else [np.asarray(champion)])
-    key = np.zeros(len(columns), dtype=np.int64)
+    key: NDArray[np.signedinteger] = np.zeros(len(columns), dtype=np.int8)
     coded: list[tuple[int, object]] = []
+    space = 1
     for part in parts:  # one key column's codes at a time: besides the key, one array of narrow codes
         codes, width, decode = _codes(part)
+        space *= width
+        kind = smallest_signed(0, space)  # the key as narrow as the combinations allow
+        if np.dtype(kind).itemsize > key.itemsize:
+            key = key.astype(kind)
         key *= width
         key += codes
         coded.append((width, decode))
         del codes
-    space = int(np.prod([width for width, _ in coded], dtype=np.float64))
     if space <= 4 * len(key) + 1024:
-        counts = np.bincount(key, minlength=space)
+        counts = np.zeros(space, dtype=np.int64)
+        for start in range(0, key.size, CHUNK):  # bincount works in 8-byte integers: a chunk at a time
+            counts += np.bincount(key[start : start + CHUNK], minlength=space)
         distinct = np.flatnonzero(counts)
         weights = counts[distinct]
     else:
         distinct, weights = np.unique(key, return_counts=True)
+        distinct = distinct.astype(np.int64)
     decoded = []
     rest = distinct.copy()
     for (width, decode), like in zip(reversed(coded), reversed(parts), strict=True):

@@ -82,23 +82,30 @@ def log_loss(y: NDArray, score: NDArray, w: NDArray, threshold: float = 0.5) -> 
 
 
 def roc_auc_unweighted(y: NDArray, score: NDArray) -> float:
-    """ROC AUC with every row counted once (ties half), from each class's sorted scores: for each positive, the
-    negatives below it and tied with it (binary search). Equals roc_auc with unit weights, without an argsort of
-    every row; NaN when one class is absent."""
+    """ROC AUC with every row counted once (ties half): the smaller class's scores sorted, the other class's looked
+    up in them a sorted chunk at a time (binary search), so that besides the smaller class no copy of every row's
+    scores is made. Equals roc_auc with unit weights; NaN when one class is absent."""
     yb = np.asarray(y).astype(bool)
     score = np.asarray(score, dtype=np.float64)
-    pos, neg = score[yb], score[~yb]
-    pos.sort()  # in place: the selections are copies already, and a large eval set holds no third one
-    neg.sort()
-    if pos.size == 0 or neg.size == 0:
+    positives = int(np.count_nonzero(yb))
+    negatives = yb.size - positives
+    if positives == 0 or negatives == 0:
         return float("nan")
-    below = tied = 0
-    for start in range(0, pos.size, CHUNK):  # positives a chunk at a time: no two more arrays of their size
-        part = pos[start : start + CHUNK]
-        low = np.searchsorted(neg, part, side="left")
-        below += int(low.sum())
-        tied += int((np.searchsorted(neg, part, side="right") - low).sum())
-    return float((below + 0.5 * tied) / (pos.size * neg.size))
+    small_is_positive = positives <= negatives
+    small = score[yb] if small_is_positive else score[~yb]
+    small.sort()  # in place: the selection is a copy already
+    above = tied = 0  # pairs where the smaller class's score is above the other's, and pairs tied
+    for start in range(0, score.size, CHUNK):  # the other class a chunk at a time
+        chunk = yb[start : start + CHUNK]
+        part = score[start : start + CHUNK][~chunk if small_is_positive else chunk]
+        part.sort()  # sorted lookups: each search starts near the last one
+        low = np.searchsorted(small, part, side="left")
+        high = np.searchsorted(small, part, side="right")
+        above += int(small.size * part.size - high.sum())
+        tied += int((high - low).sum())
+    pairs = positives * negatives
+    won = above if small_is_positive else pairs - above - tied  # pairs where the positive is above the negative
+    return float((won + 0.5 * tied) / pairs)
 
 
 class ScoredRows:

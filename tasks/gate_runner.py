@@ -134,6 +134,22 @@ def run_gates(inputs: PromotionInputs, out_dir: Path, skip: frozenset[str] = fro
             )
         if not needs_models:
             return GateRun(results, [])
+        digests = {
+            "candidate": inputs.candidate.digest,
+            "champion": inputs.champion.digest if inputs.champion else None,
+        }
+        versions = {
+            "candidate": inputs.candidate.version,
+            "champion": inputs.champion.version if inputs.champion else "",
+        }
+        # the classification reports go with the drift gate: none where it is not judged (a placed run); streamed
+        # data: made from the sample's scores, which come first, while the models score every row
+        reports = None
+        sample = run.sample_scores(policy.gates.evaluation.timeout_s)
+        if "candidate" in sample and "drift" not in skip:
+            sampled = ctx.with_scores(sample["candidate"], sample.get("champion"))
+            reports = classification_reports(sampled, digests, versions)
+            release_free_memory()  # evidently's temporaries, before every row's scores arrive
         checkpoint("gates")
         scores = run.score_all(policy.gates.evaluation.timeout_s)
         whole = whole_context(ctx, inputs.data, scores) if every_row else None
@@ -160,16 +176,8 @@ def run_gates(inputs: PromotionInputs, out_dir: Path, skip: frozenset[str] = fro
             if streamed:
                 release_free_memory(collect=False)
         results += run.isolation_results()
-        digests = {
-            "candidate": inputs.candidate.digest,
-            "champion": inputs.champion.digest if inputs.champion else None,
-        }
-        versions = {
-            "candidate": inputs.candidate.version,
-            "champion": inputs.champion.version if inputs.champion else "",
-        }
-        # the classification reports go with the drift gate: none where it is not judged (a placed run)
-        reports = [] if "drift" in skip else classification_reports(ctx, digests, versions)  # streamed: the sample
+        if reports is None or not candidate.usable:
+            reports = [] if "drift" in skip else classification_reports(ctx, digests, versions)
         return GateRun(results, reports)
     finally:
         if early is not None:

@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from gates import bias, bias_rows, data_validation, evaluation, tensor_data
 from gates.context import GateContext, ModelScores
@@ -169,7 +170,7 @@ def _large_bias(ctx: GateContext, out_dir: Path) -> GateResult:
     seeded sample of bootstrap.max_rows rows (said in the summary)."""
     gate = ctx.policy.gates.bias
     if ctx.task_name == "binary" and gate.sensitive_features:
-        columns = ctx.frame[list(gate.sensitive_features)]
+        columns = pd.DataFrame({c: ctx.frame[c] for c in gate.sensitive_features}, copy=False)  # no copy
         cand = ctx.candidate_predictions(np.int8)  # a byte a row: every row of a large set
         assert cand is not None
         champ = ctx.champion_predictions(np.int8)

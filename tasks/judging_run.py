@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,9 @@ class JudgingRun:
         self.attempts: dict[str, list[str]] = {label: [] for label in self.copies}
         self._loading: set[str] = set()
         self._scoring: tuple[dict[str, Reply | None], set[str]] | None = None  # (load replies, scores requested)
-        self._waited = 0.0
+        self._waited = 0.0  # seconds of the scoring timeout spent waiting before score_all()
+        self._sample_pending: set[str] = set()
+        self._sample: dict[str, ModelScores] = {}
 
     def judge(self, label: str) -> Judge:
         """The judge of 'candidate' or 'champion', set up on first use."""
@@ -104,25 +107,52 @@ class JudgingRun:
             load = loads[label]
             if load is not None and not load.ok:
                 continue
-            failed = self._send(label, *self._score_request(label))
+            failed = None
+            if self._streaming:  # the sample first (a fraction of the time): its reports need not wait for the rest
+                failed = self._send(label, "score", {"prefix": "sample_"})
+            failed = failed or self._send(label, *self._score_request(label))
             if failed is None:
                 pending.add(label)
             else:
                 loads[label] = self.note(label, failed)
         self._scoring = (loads, pending)
+        self._sample_pending = set(pending) if self._streaming else set()
+
+    @property
+    def _streaming(self) -> bool:
+        return self.inputs.data.full is not None and self.every_row
+
+    def sample_scores(self, timeout: float) -> dict[str, ModelScores]:
+        """Streamed data: each model's scores on the sample, which it answers before scoring every row (the
+        models scoring every row meanwhile); counted against the scoring timeout. Empty when not streamed."""
+        if self._scoring is None or not self._streaming:
+            return {}
+        loads, pending = self._scoring
+        start = time.monotonic()
+        for label in sorted(self._sample_pending):
+            self._sample_pending.discard(label)
+            reply = self.note(label, self.judge(label).receive(max(timeout - self._waited, 1.0)))
+            if not reply.ok:  # the process died or hung: that is its scoring's answer too
+                loads[label] = reply
+                pending.discard(label)
+            self._sample[label] = self._scores(label, self.copies[label], reply, timeout)
+        self._waited += time.monotonic() - start
+        return dict(self._sample)
 
     def wait_for_first(self, timeout: float) -> None:
         """On a machine with no more cores than models being scored, wait until one has answered (at most
         `timeout` s, counted against the scoring timeout): the acting side's own work (the data gates) waits for
         it, since three busy processes on two cores give the slowest model two thirds of a core, then leave a core
         idle once the others are done."""
+        self.sample_scores(timeout)  # their replies come first
         pending = [self.judges[label] for label in (self._scoring[1] if self._scoring else ())]
         if usable_cores() <= len(pending):
-            self._waited = first_answer(pending, timeout)
+            self._waited += first_answer(pending, max(timeout - self._waited, 0.0))
 
     def score_all(self, timeout: float) -> dict[str, ModelScores]:
         """Load and score every model (started by start_scoring() or now); the two processes work side by side."""
         self.start_scoring(timeout)
+        self.sample_scores(timeout)
         assert self._scoring is not None
         loads, pending = self._scoring
         remaining = max(timeout - self._waited, 1.0)  # wait_for_first's wait counts against the scoring timeout

@@ -162,17 +162,19 @@ class ModelHost:
         except Exception as exc:
             return {"error": _first_line(exc)}
 
-    def score(self, _: dict[str, Any]) -> dict[str, Any]:
+    def score(self, request: dict[str, Any]) -> dict[str, Any]:
+        """score() on the eval rows this judge holds; the arrays' file names start with the request's `prefix`."""
         start = time.perf_counter()
         found = self._score_rows(self.frame, choose=True)
         if isinstance(found, dict):
             return {**found, "seconds": time.perf_counter() - start}
         values, served = found
-        np.save(self.work / "scores.npy", values)
-        np.save(self.work / "served_scores.npy", served)
+        prefix = str(request.get("prefix", ""))
+        np.save(self.work / f"{prefix}scores.npy", values)
+        np.save(self.work / f"{prefix}served_scores.npy", served)
         return {
-            "scores": "scores.npy",
-            "served_scores": "served_scores.npy",
+            "scores": f"{prefix}scores.npy",
+            "served_scores": f"{prefix}served_scores.npy",
             "source": self.score_source,
             "seconds": time.perf_counter() - start,
         }

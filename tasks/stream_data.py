@@ -21,6 +21,9 @@ from gates.int_types import smallest_signed
 from gates.policy import StreamingSpec
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+# Rows per batch of the acting side's own pass (a few tens of MiB of Arrow memory): each batch's Python steps wait
+# for the GIL while the main thread imports and asks the registry, so fewer, larger batches finish sooner.
+PASS_ROWS = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ def _read(files: tuple[str, ...], _stamps: tuple[int, ...], keep: tuple[str, ...
     kept: dict[str, list[pa.Array]] = {c: [] for c in keep}
     sampled: list[pa.Table] = []
     offset = 0
-    for batch in iter_batches(files, spec.batch_rows):
+    for batch in iter_batches(files, max(spec.batch_rows, PASS_ROWS)):
         for name, column in zip(batch.schema.names, batch.columns, strict=True):
             nulls[name] += column.null_count
             if pa.types.is_floating(column.type):  # NaN is missing to pandas, not to Arrow's null count

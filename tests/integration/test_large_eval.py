@@ -132,3 +132,29 @@ def test_large_data_bad_inputs_exit_2_and_change_nothing(
         code, err = _cli(["promote", "--model", MODEL, "--version", FULL, "--policy", policy], capsys)
         assert (code, err) == (2, error)
     assert registry.snapshot() == before
+
+
+def test_the_samples_scores_come_first_and_equal_every_rows_scores_on_its_rows(
+    registry: Registry, tmp_path: Path, large_data: tuple[Path, Path]
+) -> None:
+    from tasks.inputs import load
+    from tasks.judging_run import JudgingRun
+
+    registry.client().set_registered_model_alias(MODEL, "champion", BASELINE)
+    policy = policy_for(tmp_path, "first", large_data[0], streaming={"sample_rows": 5_000, "batch_rows": 30_000})
+    inputs = load(policy, MODEL, FULL)
+    run = JudgingRun(inputs, tmp_path / "evidence")
+    try:
+        run.start_scoring(timeout=300)
+        sample = run.sample_scores(timeout=300)
+        every = run.score_all(timeout=300)
+        rows = inputs.data.full.sample_index
+        assert rows.size == 5_000 and sorted(sample) == ["candidate", "champion"]
+        for label in ("candidate", "champion"):
+            assert every[label].values.shape == (ROWS,)
+            np.testing.assert_array_equal(sample[label].values, every[label].values[rows])
+            np.testing.assert_array_equal(sample[label].served, every[label].served)
+            assert sample[label].source == every[label].source
+    finally:
+        run.close()
+        inputs.cleanup()
