@@ -652,8 +652,8 @@ class StreamingSpec(StrictModel):
     batch_rows: int = Field(
         32_768,
         ge=100,
-        description="Rows per batch read and scored (a judge's memory grows with it: a model's working set is "
-        "several times its batch).",
+        description="Rows per batch each model's judge reads and scores (its memory grows with it: a model's "
+        "working set is several times its batch); the acting side's own pass reads at least 262,144 rows a batch.",
     )
     seed: int = Field(0, ge=0, description="Seed of the sample.")
 
