@@ -96,10 +96,14 @@ def collapsed(
         key += codes
         coded.append((width, decode))
         del codes
-    if space <= 4 * len(key) + 1024:
+    if space <= CHUNK:  # bincount works in 8-byte integers: a chunk of the key at a time
         counts = np.zeros(space, dtype=np.int64)
-        for start in range(0, key.size, CHUNK):  # bincount works in 8-byte integers: a chunk at a time
+        for start in range(0, key.size, CHUNK):
             counts += np.bincount(key[start : start + CHUNK], minlength=space)
+        distinct = np.flatnonzero(counts)
+        weights = counts[distinct]
+    elif space <= 4 * len(key) + 1024:
+        counts = np.bincount(key, minlength=space)
         distinct = np.flatnonzero(counts)
         weights = counts[distinct]
     else:

@@ -176,7 +176,7 @@ def run_gates(inputs: PromotionInputs, out_dir: Path, skip: frozenset[str] = fro
             if streamed:
                 release_free_memory(collect=False)
         results += run.isolation_results()
-        if reports is None or not candidate.usable:
+        if reports is None or any(sample[label].usable != scores[label].usable for label in sample):
             reports = [] if "drift" in skip else classification_reports(ctx, digests, versions)
         return GateRun(results, reports)
     finally:

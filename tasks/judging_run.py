@@ -109,7 +109,8 @@ class JudgingRun:
                 continue
             failed = None
             if self._streaming:  # the sample first (a fraction of the time): its reports need not wait for the rest
-                failed = self._send(label, "score", {"prefix": "sample_"})
+                batch_rows = self.inputs.policy.eval_data.streaming.batch_rows
+                failed = self._send(label, "score", {"prefix": "sample_", "batch_rows": batch_rows})
             failed = failed or self._send(label, *self._score_request(label))
             if failed is None:
                 pending.add(label)
@@ -128,15 +129,16 @@ class JudgingRun:
         if self._scoring is None or not self._streaming:
             return {}
         loads, pending = self._scoring
-        start = time.monotonic()
         for label in sorted(self._sample_pending):
             self._sample_pending.discard(label)
+            start = time.monotonic()
             reply = self.note(label, self.judge(label).receive(max(timeout - self._waited, 1.0)))
-            if not reply.ok:  # the process died or hung: that is its scoring's answer too
+            self._waited += time.monotonic() - start
+            if not reply.ok:  # the process died, hung or failed: that is its scoring's answer too
+                self.judge(label).stop()  # nothing is left to read from it
                 loads[label] = reply
                 pending.discard(label)
             self._sample[label] = self._scores(label, self.copies[label], reply, timeout)
-        self._waited += time.monotonic() - start
         return dict(self._sample)
 
     def wait_for_first(self, timeout: float) -> None:
@@ -144,10 +146,11 @@ class JudgingRun:
         `timeout` s, counted against the scoring timeout): the acting side's own work (the data gates) waits for
         it, since three busy processes on two cores give the slowest model two thirds of a core, then leave a core
         idle once the others are done."""
+        if self._scoring is None or usable_cores() > len(self._scoring[1]):
+            return
         self.sample_scores(timeout)  # their replies come first
-        pending = [self.judges[label] for label in (self._scoring[1] if self._scoring else ())]
-        if usable_cores() <= len(pending):
-            self._waited += first_answer(pending, max(timeout - self._waited, 0.0))
+        pending = [self.judges[label] for label in self._scoring[1]]
+        self._waited += first_answer(pending, max(timeout - self._waited, 0.0))
 
     def score_all(self, timeout: float) -> dict[str, ModelScores]:
         """Load and score every model (started by start_scoring() or now); the two processes work side by side."""

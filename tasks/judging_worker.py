@@ -163,12 +163,17 @@ class ModelHost:
             return {"error": _first_line(exc)}
 
     def score(self, request: dict[str, Any]) -> dict[str, Any]:
-        """score() on the eval rows this judge holds; the arrays' file names start with the request's `prefix`."""
+        """score() on the eval rows this judge holds (`batch_rows` at a time when the request says); the arrays'
+        file names start with the request's `prefix`."""
         start = time.perf_counter()
-        found = self._score_rows(self.frame, choose=True)
-        if isinstance(found, dict):
-            return {**found, "seconds": time.perf_counter() - start}
-        values, served = found
+        step = int(request.get("batch_rows") or len(self.frame) or 1)
+        parts = []
+        for first in range(0, max(len(self.frame), 1), step):
+            found = self._score_rows(self.frame.iloc[first : first + step], choose=not parts)
+            if isinstance(found, dict):
+                return {**found, "seconds": time.perf_counter() - start}
+            parts.append(found)
+        values, served = (np.concatenate([p[i] for p in parts]) for i in (0, 1))
         prefix = str(request.get("prefix", ""))
         np.save(self.work / f"{prefix}scores.npy", values)
         np.save(self.work / f"{prefix}served_scores.npy", served)

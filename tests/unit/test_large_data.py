@@ -206,3 +206,25 @@ def test_a_folder_of_empty_files_is_bad_input(tmp_path: Path) -> None:
     pq.write_table(empty, tmp_path / "a.parquet")
     with pytest.raises(BadInputError, match=f"^eval data {tmp_path / 'a.parquet'} has no rows$"):
         read_streamed((str(tmp_path / "a.parquet"),), (), StreamingSpec())
+
+
+@pytest.mark.parametrize("widths", [(127,), (200, 300), (70_000,)])
+def test_collapsing_keys_wider_than_a_byte_counts_as_a_groupby_would(
+    monkeypatch: pytest.MonkeyPatch, widths: tuple[int, ...]
+) -> None:
+    """The combined key widens as the combinations grow (one, two and four bytes), counted chunk by chunk where the
+    combinations are few, in one pass where they are many."""
+    monkeypatch.setattr(bias_rows, "CHUNK", 1000)
+    rng = np.random.default_rng(5)
+    n = 4000
+    columns = pd.DataFrame({f"f{i}": rng.integers(0, w, n) for i, w in enumerate(widths)})
+    y, cand, champ = (rng.integers(0, 2, n).astype(np.int8) for _ in range(3))
+    cols, yc, cc, hc, weights = bias_rows.collapsed(columns, y, cand, champ)
+    keys = columns.assign(y=y, candidate=cand, champion=champ)
+    want = keys.groupby(list(keys.columns), sort=True).size()
+    found = want.index.to_frame(index=False)
+    for name in columns.columns:
+        np.testing.assert_array_equal(cols[name].to_numpy(), found[name].to_numpy())
+    for got, name in ((yc, "y"), (cc, "candidate"), (hc, "champion")):
+        np.testing.assert_array_equal(got, found[name].to_numpy())
+    np.testing.assert_array_equal(weights, want.to_numpy(dtype=np.float64))

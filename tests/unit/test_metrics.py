@@ -91,3 +91,18 @@ def test_whole_data_metrics_chunk_by_chunk_equal_the_unit_weighted_ones(scores, 
     want = rows.values(sorted(METRICS), np.ones((1, len(Y))))
     assert rows.whole(sorted(METRICS)) == pytest.approx({name: float(v[0]) for name, v in want.items()}, abs=1e-12)
     assert roc_auc_unweighted(Y, scores) == pytest.approx(skm.roc_auc_score(Y, scores), abs=1e-12)
+
+
+@pytest.mark.parametrize("positive_share", [0.1, 0.5, 0.9])
+@pytest.mark.parametrize("decimals", [2, 12])
+def test_whole_data_auc_sorting_only_the_smaller_class_equals_sklearns(
+    monkeypatch: pytest.MonkeyPatch, positive_share: float, decimals: int
+) -> None:
+    """Either class the smaller one, with many ties (2 decimals) or almost none, over several chunks of rows."""
+    from gates import metrics
+
+    monkeypatch.setattr(metrics, "CHUNK", 97)
+    rng = np.random.default_rng(3)
+    y = (rng.random(2_000) < positive_share).astype(np.int8)
+    scores = np.round(np.clip(0.3 * y + 0.7 * rng.random(2_000), 0, 1), decimals)
+    assert metrics.roc_auc_unweighted(y, scores) == pytest.approx(skm.roc_auc_score(y, scores), abs=1e-12)
